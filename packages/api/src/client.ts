@@ -1,0 +1,118 @@
+/**
+ * Typed HTTP client for the host API, used by the CLI, the tests and the benchmarks.
+ * It sends JSON, reads `detail`/`code` error bodies back into the shared error classes, and never
+ * retries on its own: callers decide what a failure means.
+ */
+
+import { errorFromResponse, UnavailableError } from "./errors.js";
+import type { NodeHealth, NodeResponse, HealthAggregate } from "./schemas/node.js";
+import type { SubmitResponse, TaskListQuery, TaskResponse, TaskSubmission } from "./schemas/task.js";
+
+export interface HostClientOptions {
+  /** Base URL of the host, for example http://127.0.0.1:8000. */
+  baseUrl: string;
+  /** Bearer token sent in the Authorization header, when set. */
+  token?: string | undefined;
+  /** Per-request timeout in milliseconds (default 30,000). */
+  timeoutMs?: number;
+}
+
+export class HostClient {
+  readonly baseUrl: string;
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(options: HostClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  submit(submission: TaskSubmission): Promise<SubmitResponse> {
+    return this.request("POST", "/api/submit", submission);
+  }
+
+  getTask(taskId: string): Promise<TaskResponse> {
+    return this.request("GET", `/api/status/${encodeURIComponent(taskId)}`);
+  }
+
+  listTasks(query: TaskListQuery = {}): Promise<TaskResponse[]> {
+    return this.request("GET", `/api/tasks${toQueryString(query)}`);
+  }
+
+  getLog(taskId: string, stream: "stdout" | "stderr", lines?: number): Promise<string> {
+    const query = lines === undefined ? "" : `?lines=${lines}`;
+    return this.request("GET", `/api/tasks/${encodeURIComponent(taskId)}/${stream}${query}`, undefined, "text");
+  }
+
+  kill(taskId: string): Promise<{ message: string }> {
+    return this.request("POST", `/api/kill/${encodeURIComponent(taskId)}`);
+  }
+
+  control(taskId: string, command: "pause" | "resume"): Promise<{ message: string }> {
+    return this.request("POST", `/api/command/${encodeURIComponent(taskId)}/${command}`);
+  }
+
+  listNodes(): Promise<NodeResponse[]> {
+    return this.request("GET", "/api/nodes");
+  }
+
+  getHealth(): Promise<{ nodes: NodeHealth[][]; aggregate: HealthAggregate[] }> {
+    return this.request("GET", "/api/health");
+  }
+
+  getNodeHealth(hostname: string): Promise<NodeHealth[]> {
+    return this.request("GET", `/api/health?hostname=${encodeURIComponent(hostname)}`);
+  }
+
+  /** Sends one request; resolves to the parsed JSON (or text) body, rejects with a KohakuRiverError. */
+  async request<T>(method: string, path: string, body?: unknown, responseType: "json" | "text" = "json"): Promise<T> {
+    const headers: Record<string, string> = {};
+    if (body !== undefined) headers["content-type"] = "application/json";
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new UnavailableError(`cannot reach the host at ${this.baseUrl}: ${describeFetchError(error)}`, error);
+    }
+
+    const text = await response.text();
+    if (!response.ok) {
+      let parsed: unknown = { detail: text || response.statusText };
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // A non-JSON error body (a proxy page, say) is reported as text.
+      }
+      throw errorFromResponse(response.status, parsed);
+    }
+    if (responseType === "text") return text as T;
+    return (text === "" ? undefined : JSON.parse(text)) as T;
+  }
+}
+
+function toQueryString(query: Record<string, unknown>): string {
+  const parameters = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null) parameters.set(key, String(value));
+  }
+  const text = parameters.toString();
+  return text === "" ? "" : `?${text}`;
+}
+
+function describeFetchError(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    if (cause?.code !== undefined) return cause.code;
+    if (error.name === "TimeoutError") return "timed out";
+    return error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,6 @@
+export * from "./config-loader.js";
+export * from "./logger.js";
+export * from "./atomic-file.js";
+export * from "./cluster-http.js";
+export * from "./backoff.js";
+export * from "./paths.js";

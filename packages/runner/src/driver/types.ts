@@ -1,0 +1,105 @@
+/**
+ * The runner's workload driver: how containers are created, watched and stopped. The real implementation
+ * talks to the Docker Engine API through dockerode; a fake for unit tests passes the same conformance suite.
+ */
+
+export interface BindMount {
+  source: string;
+  target: string;
+  readOnly?: boolean;
+}
+
+export interface TaskContainerSpec {
+  /** Docker container name, for example kohakuriver-task-{id}. */
+  name: string;
+  image: string;
+  /** The full command line, already decided between `/bin/sh -c …` and exec form. */
+  cmd: string[];
+  env: Record<string, string>;
+  labels: Record<string, string>;
+  workingDir: string;
+  binds: BindMount[];
+  /** CPU quota in cores (0 = no limit); becomes HostConfig.NanoCpus. */
+  cores: number;
+  /** Memory limit in bytes (null or 0 = no limit); becomes HostConfig.Memory. */
+  memoryBytes: number | null;
+  /** cpuset lists such as "0-3,8"; null = no binding. */
+  cpusetCpus: string | null;
+  cpusetMems: string | null;
+  /** GPU indices passed through with an NVIDIA device request; empty = none. */
+  gpuIds: number[];
+  privileged: boolean;
+  capAdd: string[];
+  /** Docker network to attach; null = Docker's default bridge. */
+  network: string | null;
+  /** Fixed IP on that network, when reserved. */
+  ipAddress: string | null;
+}
+
+export interface ContainerState {
+  id: string;
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  running: boolean;
+  paused: boolean;
+  /** Docker's State.Status: created, running, paused, restarting, removing, exited or dead. */
+  status: string;
+  exitCode: number | null;
+  oomKilled: boolean;
+  /** ISO timestamps from Docker; null when never started / not finished. */
+  startedAt: string | null;
+  finishedAt: string | null;
+  restartCount: number;
+  /** Docker's error text for a container that failed to start, empty otherwise. */
+  error: string;
+}
+
+export interface LogFiles {
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+export interface WorkloadDriver {
+  /** Resolves when the engine answers; rejects with a message naming the socket otherwise. */
+  ping(): Promise<void>;
+  /** Makes sure a bridge network exists; returns the network to attach workloads to (falls back to "bridge"). */
+  ensureNetwork(name: string, subnet: string, gateway: string): Promise<string>;
+  imageExists(image: string): Promise<boolean>;
+  /** Creates a container without starting it. Rejects with ContainerExistsError when the name is taken. */
+  createContainer(spec: TaskContainerSpec): Promise<void>;
+  startContainer(name: string): Promise<void>;
+  /** Returns the container's state, or null when no container has that name. */
+  inspectContainer(name: string): Promise<ContainerState | null>;
+  /**
+   * Writes the container's complete stdout and stderr (from its start) into the two files, truncating them
+   * first, and follows the output until the container stops. Resolves once everything is written.
+   * Calling it again after a runner restart rewrites the files from the beginning, so nothing is lost or doubled.
+   */
+  captureLogs(name: string, files: LogFiles): Promise<void>;
+  /** Waits until the container is no longer running; returns its exit code. */
+  waitContainer(name: string): Promise<number>;
+  /** Sends a signal (default SIGKILL); a container that is not running is not an error. */
+  killContainer(name: string, signal?: string): Promise<void>;
+  /** Removes the container (forcefully); a missing container is not an error. */
+  removeContainer(name: string): Promise<void>;
+  pauseContainer(name: string): Promise<void>;
+  unpauseContainer(name: string): Promise<void>;
+  /** Lists all containers (running or not) whose labels include every given label. */
+  listContainers(labels: Record<string, string>): Promise<ContainerState[]>;
+}
+
+export class ContainerExistsError extends Error {
+  override name = "ContainerExistsError";
+  constructor(readonly containerName: string) {
+    super(`a container named ${containerName} already exists`);
+  }
+}
+
+/** The image is not present locally; the message names it and how to provide it. */
+export class ImageNotFoundError extends Error {
+  override name = "ImageNotFoundError";
+  constructor(readonly image: string, detail?: string) {
+    super(detail ?? `image ${image} not found on this node`);
+  }
+}
