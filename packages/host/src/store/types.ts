@@ -57,11 +57,15 @@ export interface TaskRecord {
   dispatch_confirmed: boolean;
 }
 
-/** Columns that may change after insertion (everything except identity and the submitted request). */
+/**
+ * Columns that may change after insertion. `required_gpus` is among them because a task that asks for a
+ * GPU count gets concrete GPU indices when it is placed.
+ */
 export type TaskMutableFields = Pick<
   TaskRecord,
   | "status"
   | "assigned_node"
+  | "required_gpus"
   | "assignment_suspicion_count"
   | "approval_status"
   | "approved_by_id"
@@ -77,10 +81,13 @@ export type TaskMutableFields = Pick<
 >;
 
 export interface TaskFilter {
+  /** Only tasks in one of these statuses; an empty list matches no task. */
   statuses?: readonly TaskStatus[];
   /** Only tasks assigned to this node. */
   node?: string;
   taskType?: TaskType;
+  /** Only tasks of this batch (the submission that created them). */
+  batchId?: string;
   limit?: number;
   offset?: number;
   /** `newest`: submitted_at descending (listing); `oldest`: ascending (the queue). Ties break on task_id. */
@@ -126,11 +133,14 @@ export interface Store {
   migrate(): Promise<void>;
   close(): Promise<void>;
 
-  /** Inserts all tasks in one transaction: either every row is stored or none is. */
+  /**
+   * Inserts all tasks in one transaction: either every row is stored or none is. Throws ConflictError
+   * when a task id already exists or appears twice in the batch.
+   */
   insertTasks(tasks: readonly TaskRecord[]): Promise<void>;
   getTask(taskId: string): Promise<TaskRecord | undefined>;
   listTasks(filter?: TaskFilter): Promise<TaskRecord[]>;
-  countTasks(filter?: Pick<TaskFilter, "statuses" | "node" | "taskType">): Promise<number>;
+  countTasks(filter?: Pick<TaskFilter, "statuses" | "node" | "taskType" | "batchId">): Promise<number>;
   /** Applies one guarded status change; returns false when the task is missing or not in a `from` status. */
   transitionTask(transition: TaskTransition): Promise<boolean>;
   /** Applies several guarded status changes in one transaction; returns one flag per item, in order. */

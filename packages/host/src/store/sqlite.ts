@@ -1,0 +1,52 @@
+/** Opens the SQLite database behind the store (better-sqlite3, one connection in the host process). */
+
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+import type { Logger } from "@kohakuriver/common";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+
+import type { Database } from "./database.js";
+import { Int64ResultPlugin } from "./int64-plugin.js";
+
+/** Milliseconds a statement waits for a lock held by another process before failing with SQLITE_BUSY. */
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Opens `dbFile`, creating it and its parent directory when missing. `:memory:` opens a private in-memory
+ * database.
+ */
+export function openSqlite(dbFile: string, logger?: Logger): Kysely<Database> {
+  const inMemory = dbFile === ":memory:";
+  let database: BetterSqlite3.Database;
+
+  try {
+    if (!inMemory) mkdirSync(dirname(dbFile), { recursive: true });
+    database = new BetterSqlite3(dbFile);
+  } catch (error) {
+    throw new Error(`Failed to open SQLite database ${dbFile}: ${(error as Error).message}`, { cause: error });
+  }
+
+  try {
+    // Every INTEGER arrives as a bigint, so snowflake ids above 2^53 are never rounded. Int64ResultPlugin
+    // turns them into strings and numbers afterwards.
+    database.defaultSafeIntegers(true);
+    // In WAL mode with synchronous=NORMAL a committed transaction survives a crash or SIGKILL of this
+    // process. A power loss or OS crash can still roll back the last transactions but leaves the file
+    // consistent (SQLite's documentation of PRAGMA synchronous).
+    const journalMode = String(database.pragma("journal_mode = WAL", { simple: true }));
+    database.pragma("synchronous = NORMAL");
+    database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    database.pragma("foreign_keys = ON");
+
+    if (!inMemory && journalMode.toLowerCase() !== "wal") {
+      logger?.warn({ dbFile, journalMode }, "SQLite database is not in WAL mode");
+    }
+  } catch (error) {
+    database.close();
+    throw new Error(`Failed to configure SQLite database ${dbFile}: ${(error as Error).message}`, { cause: error });
+  }
+
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database }), plugins: [new Int64ResultPlugin()] });
+}
