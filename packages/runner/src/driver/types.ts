@@ -13,7 +13,10 @@ export interface TaskContainerSpec {
   /** Docker container name, for example kohakuriver-task-{id}. */
   name: string;
   image: string;
-  /** The full command line, already decided between `/bin/sh -c …` and exec form. */
+  /**
+   * The full command line, already decided between `/bin/sh -c …` and exec form. It runs exactly as given
+   * because the image's ENTRYPOINT is cleared. An empty list keeps the image's own ENTRYPOINT and CMD.
+   */
   cmd: string[];
   env: Record<string, string>;
   labels: Record<string, string>;
@@ -41,10 +44,12 @@ export interface ContainerState {
   name: string;
   image: string;
   labels: Record<string, string>;
+  /** True while the container's processes exist, including while it is paused (as Docker reports it). */
   running: boolean;
   paused: boolean;
   /** Docker's State.Status: created, running, paused, restarting, removing, exited or dead. */
   status: string;
+  /** The exit code once the container has exited (status exited or dead); null before. */
   exitCode: number | null;
   oomKilled: boolean;
   /** ISO timestamps from Docker; null when never started / not finished. */
@@ -75,6 +80,7 @@ export interface WorkloadDriver {
    * Writes the container's complete stdout and stderr (from its start) into the two files, truncating them
    * first, and follows the output until the container stops. Resolves once everything is written.
    * Calling it again after a runner restart rewrites the files from the beginning, so nothing is lost or doubled.
+   * Call it after startContainer: for a container that was never started it writes two empty files.
    */
   captureLogs(name: string, files: LogFiles): Promise<void>;
   /** Waits until the container is no longer running; returns its exit code. */
@@ -83,7 +89,9 @@ export interface WorkloadDriver {
   killContainer(name: string, signal?: string): Promise<void>;
   /** Removes the container (forcefully); a missing container is not an error. */
   removeContainer(name: string): Promise<void>;
+  /** Freezes a running container; an already paused one is not an error. */
   pauseContainer(name: string): Promise<void>;
+  /** Thaws a paused container; one that is not paused is not an error. */
   unpauseContainer(name: string): Promise<void>;
   /** Lists all containers (running or not) whose labels include every given label. */
   listContainers(labels: Record<string, string>): Promise<ContainerState[]>;
@@ -100,6 +108,30 @@ export class ContainerExistsError extends Error {
 export class ImageNotFoundError extends Error {
   override name = "ImageNotFoundError";
   constructor(readonly image: string, detail?: string) {
-    super(detail ?? `image ${image} not found on this node`);
+    super(detail ?? `image ${image} not found on this node. Build or load it there (for example with docker load) and retry`);
+  }
+}
+
+export class ContainerNotFoundError extends Error {
+  override name = "ContainerNotFoundError";
+  constructor(readonly containerName: string) {
+    super(`container ${containerName} not found`);
+  }
+}
+
+/** No Docker Engine listens on the configured socket. */
+export class EngineUnavailableError extends Error {
+  override name = "EngineUnavailableError";
+  constructor(readonly socketPath: string, options?: ErrorOptions) {
+    const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(`Docker Engine not reachable at ${socketPath}${reason}. Check that dockerd is running and the runner may use its socket`, options);
+  }
+}
+
+/** Any other failed engine call; the message names the operation and the container, image or network. */
+export class DriverOperationError extends Error {
+  override name = "DriverOperationError";
+  constructor(message: string, readonly statusCode: number | null, options?: ErrorOptions) {
+    super(message, options);
   }
 }

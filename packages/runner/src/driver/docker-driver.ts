@@ -1,0 +1,235 @@
+/**
+ * The workload driver for the Docker Engine, talking to its API over the Unix socket through dockerode.
+ * Containers are never auto-removed, so a restarted runner can still read their exit code and output.
+ */
+
+import type { Logger } from "@kohakuriver/common";
+import Docker from "dockerode";
+
+import { copyContainerLogs } from "./docker-logs.js";
+import { buildCreateOptions, toContainerState } from "./docker-spec.js";
+import { engineMessageOf, isUnreachable, statusCodeOf, wrapEngineError } from "./docker-errors.js";
+import {
+  ContainerExistsError,
+  ContainerNotFoundError,
+  ImageNotFoundError,
+  type ContainerState,
+  type LogFiles,
+  type TaskContainerSpec,
+  type WorkloadDriver,
+} from "./types.js";
+
+export interface DockerDriverOptions {
+  /** Path of the engine's Unix socket, usually /var/run/docker.sock. */
+  socketPath: string;
+  logger?: Logger;
+}
+
+/** Label on networks that this driver created. */
+export const MANAGED_LABEL = "kohakuriver.managed";
+
+export class DockerDriver implements WorkloadDriver {
+  readonly docker: Docker;
+  private readonly socketPath: string;
+  private readonly logger: Logger | undefined;
+
+  constructor(options: DockerDriverOptions) {
+    this.socketPath = options.socketPath;
+    this.logger = options.logger?.child({ component: "docker-driver" });
+    this.docker = new Docker({ socketPath: options.socketPath });
+  }
+
+  async ping(): Promise<void> {
+    await this.call("ping the engine", () => this.docker.ping());
+  }
+
+  async ensureNetwork(name: string, subnet: string, gateway: string): Promise<string> {
+    const existing = await this.findNetwork(name);
+    if (existing !== null) {
+      const subnets = (existing.IPAM?.Config ?? []).map((config) => config.Subnet);
+      if (!subnets.includes(subnet)) {
+        this.logger?.warn({ network: name, expected: subnet, actual: subnets }, "network exists with another subnet");
+      }
+      return name;
+    }
+
+    try {
+      await this.docker.createNetwork({
+        Name: name,
+        Driver: "bridge",
+        CheckDuplicate: true,
+        IPAM: { Driver: "default", Config: [{ Subnet: subnet, Gateway: gateway }] },
+        Labels: { [MANAGED_LABEL]: "true" },
+      });
+      this.logger?.info({ network: name, subnet, gateway }, "network created");
+      return name;
+    } catch (error) {
+      if (isUnreachable(error)) {
+        throw wrapEngineError(error, `create network ${name}`, this.socketPath);
+      }
+      // Another process may have created it in the meantime.
+      if (statusCodeOf(error) === 409 && (await this.findNetwork(name)) !== null) {
+        return name;
+      }
+      this.logger?.warn(
+        { network: name, subnet, gateway, err: engineMessageOf(error) },
+        "network creation failed, using the default bridge",
+      );
+      return "bridge";
+    }
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.docker.getImage(image).inspect();
+      return true;
+    } catch (error) {
+      if (statusCodeOf(error) === 404) {
+        return false;
+      }
+      throw wrapEngineError(error, `inspect image ${image}`, this.socketPath);
+    }
+  }
+
+  async createContainer(spec: TaskContainerSpec): Promise<void> {
+    try {
+      await this.docker.createContainer(buildCreateOptions(spec));
+    } catch (error) {
+      const statusCode = statusCodeOf(error);
+      if (statusCode === 409) {
+        throw new ContainerExistsError(spec.name);
+      }
+      // A 404 can also mean a missing network, so the image is checked before blaming it.
+      if (statusCode === 404 && !(await this.imageExists(spec.image))) {
+        throw new ImageNotFoundError(spec.image);
+      }
+      throw wrapEngineError(error, `create container ${spec.name} from image ${spec.image}`, this.socketPath);
+    }
+    this.logger?.debug({ container: spec.name, image: spec.image }, "container created");
+  }
+
+  async startContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).start();
+    } catch (error) {
+      // 304: already started.
+      if (statusCodeOf(error) === 304) {
+        return;
+      }
+      throw this.containerError(error, name, "start");
+    }
+  }
+
+  async inspectContainer(name: string): Promise<ContainerState | null> {
+    try {
+      return toContainerState(await this.docker.getContainer(name).inspect());
+    } catch (error) {
+      if (statusCodeOf(error) === 404) {
+        return null;
+      }
+      throw wrapEngineError(error, `inspect container ${name}`, this.socketPath);
+    }
+  }
+
+  async captureLogs(name: string, files: LogFiles): Promise<void> {
+    try {
+      await copyContainerLogs(this.docker, name, files);
+    } catch (error) {
+      if (statusCodeOf(error) === null && !isUnreachable(error)) {
+        // A file system or stream error, which already names its path.
+        throw error;
+      }
+      throw this.containerError(error, name, "read the logs of");
+    }
+  }
+
+  async waitContainer(name: string): Promise<number> {
+    try {
+      const result = (await this.docker.getContainer(name).wait()) as { StatusCode: number };
+      return result.StatusCode;
+    } catch (error) {
+      throw this.containerError(error, name, "wait for");
+    }
+  }
+
+  async killContainer(name: string, signal = "SIGKILL"): Promise<void> {
+    try {
+      await this.docker.getContainer(name).kill({ signal });
+    } catch (error) {
+      // 404: no such container. 409: it is not running.
+      const statusCode = statusCodeOf(error);
+      if (statusCode === 404 || statusCode === 409) {
+        return;
+      }
+      throw wrapEngineError(error, `send ${signal} to container ${name}`, this.socketPath);
+    }
+  }
+
+  async removeContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).remove({ force: true, v: true });
+    } catch (error) {
+      const statusCode = statusCodeOf(error);
+      // 404: already gone. 409: a removal is already in progress.
+      if (statusCode === 404 || (statusCode === 409 && /already in progress/i.test(engineMessageOf(error)))) {
+        return;
+      }
+      throw wrapEngineError(error, `remove container ${name}`, this.socketPath);
+    }
+  }
+
+  async pauseContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).pause();
+    } catch (error) {
+      // Docker 20.10 returns 409 here. The message is checked because status codes vary between versions.
+      if (statusCodeOf(error) !== null && /already paused/i.test(engineMessageOf(error))) {
+        return;
+      }
+      throw this.containerError(error, name, "pause");
+    }
+  }
+
+  async unpauseContainer(name: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).unpause();
+    } catch (error) {
+      // Docker 20.10 returns 500 here, so only the message identifies the case.
+      if (statusCodeOf(error) !== null && /is not paused/i.test(engineMessageOf(error))) {
+        return;
+      }
+      throw this.containerError(error, name, "unpause");
+    }
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerState[]> {
+    const filters = { label: Object.entries(labels).map(([key, value]) => `${key}=${value}`) };
+    const summaries = await this.call("list containers", () => this.docker.listContainers({ all: true, filters }));
+
+    // The summary lacks OOMKilled and the exact exit code, so each container is inspected. One removed in
+    // between is left out.
+    const states = await Promise.all(summaries.map((summary) => this.inspectContainer(summary.Id)));
+    return states.filter((state): state is ContainerState => state !== null);
+  }
+
+  private async findNetwork(name: string): Promise<Docker.NetworkInspectInfo | null> {
+    // The engine's name filter matches substrings, so the exact name is picked out here.
+    const networks = await this.call("list networks", () => this.docker.listNetworks({ filters: { name: [name] } }));
+    return networks.find((network) => network.Name === name) ?? null;
+  }
+
+  private containerError(error: unknown, name: string, verb: string): Error {
+    if (statusCodeOf(error) === 404) {
+      return new ContainerNotFoundError(name);
+    }
+    return wrapEngineError(error, `${verb} container ${name}`, this.socketPath);
+  }
+
+  private async call<T>(action: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw wrapEngineError(error, action, this.socketPath);
+    }
+  }
+}

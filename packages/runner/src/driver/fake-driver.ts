@@ -1,0 +1,333 @@
+/**
+ * An in-memory workload driver for unit tests. Commands are not interpreted: each container follows a
+ * scripted behaviour (output, exit code, duration, OOM kill) chosen by container name or image, and the
+ * default behaviour exits 0 at once without output. It passes the same conformance suite as DockerDriver.
+ */
+
+import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { constants } from "node:os";
+import { dirname } from "node:path";
+
+import {
+  ContainerExistsError,
+  ContainerNotFoundError,
+  DriverOperationError,
+  EngineUnavailableError,
+  ImageNotFoundError,
+  type ContainerState,
+  type LogFiles,
+  type TaskContainerSpec,
+  type WorkloadDriver,
+} from "./types.js";
+
+export interface FakeBehaviour {
+  /** Exit code when the container ends by itself. Default 0. */
+  exitCode?: number;
+  /** Output written as soon as the container starts. */
+  stdout?: string;
+  stderr?: string;
+  /** Milliseconds the container runs before it exits; Infinity runs until killed. Default 0. */
+  durationMs?: number;
+  /** Output written just before the container exits by itself. */
+  laterStdout?: string;
+  /** The container ends as killed by the OOM killer: exit code 137 and oomKilled set. */
+  oom?: boolean;
+}
+
+export interface FakeDriverOptions {
+  /** Images present from the start. Default: kohakuriver/kohakuriver-base:base. */
+  images?: string[];
+  /** Behaviours keyed by container name or image; see setBehaviour. */
+  behaviours?: Record<string, FakeBehaviour>;
+}
+
+interface FakeContainer {
+  id: string;
+  spec: TaskContainerSpec;
+  behaviour: FakeBehaviour;
+  status: "created" | "running" | "paused" | "exited";
+  exitCode: number | null;
+  oomKilled: boolean;
+  startedAt: string | null;
+  finishedAt: string | null;
+  stdout: string;
+  stderr: string;
+  /** Pending natural exit while running, and the time left while paused. */
+  exitTimer: NodeJS.Timeout | null;
+  exitDueAt: number;
+  remainingMs: number;
+  exitWaiters: Array<() => void>;
+}
+
+const SOCKET_PATH = "fake://docker";
+
+export class FakeDriver implements WorkloadDriver {
+  private readonly images: Set<string>;
+  private readonly behaviours = new Map<string, FakeBehaviour>();
+  private readonly containers = new Map<string, FakeContainer>();
+  private readonly networks = new Map<string, string>();
+  private reachable = true;
+
+  constructor(options: FakeDriverOptions = {}) {
+    this.images = new Set(options.images ?? ["kohakuriver/kohakuriver-base:base"]);
+    for (const [key, behaviour] of Object.entries(options.behaviours ?? {})) {
+      this.behaviours.set(key, behaviour);
+    }
+  }
+
+  /** Scripts containers created later with this name or image; a name match wins over an image match. */
+  setBehaviour(nameOrImage: string, behaviour: FakeBehaviour): void {
+    this.behaviours.set(nameOrImage, behaviour);
+  }
+
+  addImage(image: string): void {
+    this.images.add(image);
+  }
+
+  /** While false, every call rejects with EngineUnavailableError, as when dockerd is down. */
+  setReachable(reachable: boolean): void {
+    this.reachable = reachable;
+  }
+
+  /** Returns the spec a container was created with, for assertions in tests. */
+  specOf(name: string): TaskContainerSpec | undefined {
+    return this.containers.get(name)?.spec;
+  }
+
+  async ping(): Promise<void> {
+    this.checkReachable();
+  }
+
+  async ensureNetwork(name: string, subnet: string, _gateway: string): Promise<string> {
+    this.checkReachable();
+    if (this.networks.has(name)) {
+      return name;
+    }
+    // Only identical subnets count as overlapping here, which is enough to exercise the fallback.
+    if ([...this.networks.values()].includes(subnet)) {
+      return "bridge";
+    }
+    this.networks.set(name, subnet);
+    return name;
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    this.checkReachable();
+    return this.images.has(image);
+  }
+
+  async createContainer(spec: TaskContainerSpec): Promise<void> {
+    this.checkReachable();
+    if (this.containers.has(spec.name)) {
+      throw new ContainerExistsError(spec.name);
+    }
+    if (!this.images.has(spec.image)) {
+      throw new ImageNotFoundError(spec.image);
+    }
+
+    const behaviour = this.behaviours.get(spec.name) ?? this.behaviours.get(spec.image) ?? {};
+    this.containers.set(spec.name, {
+      id: randomBytes(32).toString("hex"),
+      spec: structuredClone(spec),
+      behaviour,
+      status: "created",
+      exitCode: null,
+      oomKilled: false,
+      startedAt: null,
+      finishedAt: null,
+      stdout: "",
+      stderr: "",
+      exitTimer: null,
+      exitDueAt: 0,
+      remainingMs: 0,
+      exitWaiters: [],
+    });
+  }
+
+  async startContainer(name: string): Promise<void> {
+    const container = this.get(name);
+    if (container.status === "running") {
+      // Docker returns 304 Not Modified, which DockerDriver treats as success.
+      return;
+    }
+    if (container.status === "paused") {
+      throw new DriverOperationError(`failed to start container ${name}: container is paused, unpause it instead`, 409);
+    }
+
+    // An exited container runs its behaviour again and keeps its earlier output, as with Docker.
+    container.status = "running";
+    container.exitCode = null;
+    container.oomKilled = false;
+    container.startedAt = new Date().toISOString();
+    container.stdout += container.behaviour.stdout ?? "";
+    container.stderr += container.behaviour.stderr ?? "";
+    this.scheduleExit(container, container.behaviour.durationMs ?? 0);
+  }
+
+  async inspectContainer(name: string): Promise<ContainerState | null> {
+    this.checkReachable();
+    const container = this.containers.get(name);
+    return container === undefined ? null : toState(container);
+  }
+
+  async captureLogs(name: string, files: LogFiles): Promise<void> {
+    const container = this.get(name);
+    await mkdir(dirname(files.stdoutPath), { recursive: true });
+    await mkdir(dirname(files.stderrPath), { recursive: true });
+
+    // Write what exists now, then everything again once the container stops, like a follow that ends.
+    await writeFile(files.stdoutPath, container.stdout);
+    await writeFile(files.stderrPath, container.stderr);
+    if (container.status === "created") {
+      return;
+    }
+    await this.untilExited(container);
+    await writeFile(files.stdoutPath, container.stdout);
+    await writeFile(files.stderrPath, container.stderr);
+  }
+
+  async waitContainer(name: string): Promise<number> {
+    const container = this.get(name);
+    await this.untilExited(container);
+    return container.exitCode ?? 0;
+  }
+
+  async killContainer(name: string, signal = "SIGKILL"): Promise<void> {
+    this.checkReachable();
+    const container = this.containers.get(name);
+    if (container === undefined || (container.status !== "running" && container.status !== "paused")) {
+      return;
+    }
+    const number = signalNumber(signal);
+    if (number === null) {
+      throw new DriverOperationError(`failed to send ${signal} to container ${name}: invalid signal`, 400);
+    }
+    // NOTE: every signal ends the fake container with 128 + signal number. A real PID 1 without a handler
+    // ignores SIGTERM and SIGINT, so Docker containers may keep running where the fake stops.
+    this.exit(container, 128 + number, false);
+  }
+
+  async removeContainer(name: string): Promise<void> {
+    this.checkReachable();
+    const container = this.containers.get(name);
+    if (container === undefined) {
+      return;
+    }
+    if (container.status === "running" || container.status === "paused") {
+      this.exit(container, 137, false);
+    }
+    this.containers.delete(name);
+  }
+
+  async pauseContainer(name: string): Promise<void> {
+    const container = this.get(name);
+    if (container.status === "paused") {
+      return;
+    }
+    if (container.status !== "running") {
+      throw new DriverOperationError(`failed to pause container ${name}: container is not running`, 409);
+    }
+    container.status = "paused";
+    if (container.exitTimer !== null) {
+      clearTimeout(container.exitTimer);
+      container.exitTimer = null;
+      container.remainingMs = Math.max(0, container.exitDueAt - Date.now());
+    }
+  }
+
+  async unpauseContainer(name: string): Promise<void> {
+    const container = this.get(name);
+    if (container.status !== "paused") {
+      return;
+    }
+    container.status = "running";
+    this.scheduleExit(container, container.remainingMs);
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerState[]> {
+    this.checkReachable();
+    const wanted = Object.entries(labels);
+    return [...this.containers.values()]
+      .filter((container) => wanted.every(([key, value]) => container.spec.labels[key] === value))
+      .map(toState);
+  }
+
+  private scheduleExit(container: FakeContainer, delayMs: number): void {
+    container.remainingMs = delayMs;
+    if (!Number.isFinite(delayMs)) {
+      return;
+    }
+    container.exitDueAt = Date.now() + delayMs;
+    container.exitTimer = setTimeout(() => {
+      container.exitTimer = null;
+      const oom = container.behaviour.oom === true;
+      container.stdout += container.behaviour.laterStdout ?? "";
+      this.exit(container, oom ? 137 : (container.behaviour.exitCode ?? 0), oom);
+    }, delayMs);
+  }
+
+  private exit(container: FakeContainer, exitCode: number, oomKilled: boolean): void {
+    if (container.exitTimer !== null) {
+      clearTimeout(container.exitTimer);
+      container.exitTimer = null;
+    }
+    container.status = "exited";
+    container.exitCode = exitCode;
+    container.oomKilled = oomKilled;
+    container.finishedAt = new Date().toISOString();
+    for (const notify of container.exitWaiters.splice(0)) {
+      notify();
+    }
+  }
+
+  private untilExited(container: FakeContainer): Promise<void> {
+    if (container.status === "exited" || container.status === "created") {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => container.exitWaiters.push(resolve));
+  }
+
+  private get(name: string): FakeContainer {
+    this.checkReachable();
+    const container = this.containers.get(name);
+    if (container === undefined) {
+      throw new ContainerNotFoundError(name);
+    }
+    return container;
+  }
+
+  private checkReachable(): void {
+    if (!this.reachable) {
+      throw new EngineUnavailableError(SOCKET_PATH, { cause: new Error("connect ECONNREFUSED (simulated)") });
+    }
+  }
+}
+
+function signalNumber(signal: string): number | null {
+  if (/^\d+$/.test(signal)) {
+    return Number(signal);
+  }
+  const upper = signal.toUpperCase();
+  const name = upper.startsWith("SIG") ? upper : `SIG${upper}`;
+  return (constants.signals as Record<string, number | undefined>)[name] ?? null;
+}
+
+function toState(container: FakeContainer): ContainerState {
+  const alive = container.status === "running" || container.status === "paused";
+  return {
+    id: container.id,
+    name: container.spec.name,
+    image: container.spec.image,
+    labels: { ...container.spec.labels },
+    running: alive,
+    paused: container.status === "paused",
+    status: container.status,
+    exitCode: container.exitCode,
+    oomKilled: container.oomKilled,
+    startedAt: container.startedAt,
+    finishedAt: container.finishedAt,
+    restartCount: 0,
+    error: "",
+  };
+}
