@@ -7,13 +7,7 @@
  */
 
 export type ErrorCode =
-  | "invalid_input"
-  | "not_found"
-  | "conflict"
-  | "unauthorized"
-  | "forbidden"
-  | "unavailable"
-  | "internal";
+  "invalid_input" | "not_found" | "conflict" | "unauthorized" | "forbidden" | "unavailable" | "internal";
 
 export interface ErrorBody {
   detail: string;

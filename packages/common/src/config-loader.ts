@@ -32,7 +32,10 @@ export interface LoadedConfig<T> {
 
 type ObjectSchema = z.ZodObject<z.ZodRawShape>;
 
-export function loadConfig<S extends ObjectSchema>(schema: S, options: LoadConfigOptions = {}): LoadedConfig<z.output<S>> {
+export function loadConfig<S extends ObjectSchema>(
+  schema: S,
+  options: LoadConfigOptions = {},
+): LoadedConfig<z.output<S>> {
   const keys = Object.keys(schema.shape);
   const raw: Record<string, unknown> = {};
 
@@ -62,7 +65,9 @@ export function loadConfig<S extends ObjectSchema>(schema: S, options: LoadConfi
 function resolveConfigFile(options: LoadConfigOptions): string | null {
   if (options.file !== undefined) {
     if (!existsSync(options.file)) {
-      throw new ConfigError(`config file ${options.file} does not exist; create it with 'kohakuriver init config' or fix the path`);
+      throw new ConfigError(
+        `config file ${options.file} does not exist; create it with 'kohakuriver init config' or fix the path`,
+      );
     }
     return options.file;
   }
@@ -107,7 +112,10 @@ function coerceEnvValue(schema: ObjectSchema, key: string, value: string): unkno
         return value;
       }
     }
-    return value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+    return value
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
   }
   return value;
 }

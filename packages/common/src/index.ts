@@ -4,3 +4,4 @@ export * from "./atomic-file.js";
 export * from "./cluster-http.js";
 export * from "./backoff.js";
 export * from "./paths.js";
+export * from "./http-errors.js";

@@ -60,7 +60,14 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   );
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO ", 40: "WARN ", 50: "ERROR", 60: "FATAL" };
+const LEVEL_NAMES: Record<number, string> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO ",
+  40: "WARN ",
+  50: "ERROR",
+  60: "FATAL",
+};
 
 function humanStream(destination: NodeJS.WritableStream): pino.DestinationStream {
   return {
@@ -79,7 +86,9 @@ function humanStream(destination: NodeJS.WritableStream): pino.DestinationStream
         .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
         .join(" ");
       const error = err === undefined ? "" : ` error=${(err as { message?: string }).message ?? JSON.stringify(err)}`;
-      destination.write(`${clock} ${LEVEL_NAMES[Number(level)] ?? level} ${source}: ${msg}${extras ? ` ${extras}` : ""}${error}\n`);
+      destination.write(
+        `${clock} ${LEVEL_NAMES[Number(level)] ?? level} ${source}: ${msg}${extras ? ` ${extras}` : ""}${error}\n`,
+      );
     },
   };
 }

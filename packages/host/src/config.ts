@@ -5,7 +5,8 @@ import { dirname, join } from "node:path";
 import { loadConfig, type LoadConfigOptions } from "@kohakuriver/common";
 import { z } from "zod";
 
-const port = z.number().int().min(1).max(65535);
+// Port 0 asks the system for a free port (used by tests); the chosen port is reported at start.
+const port = z.number().int().min(0).max(65535);
 
 export const HostConfigSchema = z.object({
   HOST_BIND_IP: z.string().min(1).default("0.0.0.0"),

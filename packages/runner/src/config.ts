@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { loadConfig, type LoadConfigOptions } from "@kohakuriver/common";
 import { z } from "zod";
 
-const port = z.number().int().min(1).max(65535);
+// Port 0 asks the system for a free port (used by tests); the chosen port is reported at start.
+const port = z.number().int().min(0).max(65535);
 
 export const RunnerConfigSchema = z.object({
   RUNNER_BIND_IP: z.string().min(1).default("0.0.0.0"),
@@ -52,6 +53,8 @@ export const RunnerConfigSchema = z.object({
   /** New: the cluster token created by the host (see `kohakuriver host` output); CLUSTER_TOKEN_FILE is read when this is empty. */
   CLUSTER_TOKEN: z.string().default(""),
   CLUSTER_TOKEN_FILE: z.string().default(""),
+  /** New: directory for the runner's own state file; kept out of LOCAL_TEMP_DIR, which workloads can write. */
+  RUNNER_STATE_DIR: z.string().min(1).default("/var/lib/kohakuriver/runner"),
   /** New: Docker Engine socket. */
   DOCKER_SOCKET: z.string().min(1).default("/var/run/docker.sock"),
   /** New: nvidia-smi executable used to list GPUs; missing means no GPUs. */
@@ -73,7 +76,7 @@ export function runnerNodeName(config: RunnerConfig): string {
 }
 
 export function runnerStateFile(config: RunnerConfig): string {
-  return join(config.LOCAL_TEMP_DIR, ".kohakuriver", "runner-state.json");
+  return join(config.RUNNER_STATE_DIR, "runner-state.json");
 }
 
 export function hostBaseUrl(config: RunnerConfig): string {

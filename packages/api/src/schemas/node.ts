@@ -39,6 +39,7 @@ export const RegisterRequestSchema = z.object({
   runner_version: z.string().max(100).nullable().optional(),
 });
 export type RegisterRequest = z.input<typeof RegisterRequestSchema>;
+export type ParsedRegisterRequest = z.output<typeof RegisterRequestSchema>;
 
 export const RegisterResponseSchema = z.object({
   message: z.string(),
@@ -66,6 +67,7 @@ export const HeartbeatRequestSchema = z.object({
   runner_version: z.string().max(100).nullable().optional(),
 });
 export type HeartbeatRequest = z.input<typeof HeartbeatRequestSchema>;
+export type ParsedHeartbeatRequest = z.output<typeof HeartbeatRequestSchema>;
 
 export const HeartbeatResponseSchema = z.object({
   message: z.string(),

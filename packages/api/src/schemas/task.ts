@@ -41,7 +41,10 @@ export const TaskSubmissionSchema = z.object({
     .default({}),
   required_cores: z.number().min(0, "must be 0 (no limit) or more cores").max(4096).default(1),
   /** One list of GPU indices per target. */
-  required_gpus: z.array(z.array(z.number().int().min(0).max(1023))).nullable().default(null),
+  required_gpus: z
+    .array(z.array(z.number().int().min(0).max(1023)))
+    .nullable()
+    .default(null),
   /** New: a number of GPUs for automatic placement, when no GPU indices are named. */
   required_gpu_count: z.number().int().min(0).max(1024).default(0),
   required_memory_bytes: MemoryBytesSchema.nullable().default(null),

@@ -1,0 +1,111 @@
+/**
+ * The one place where errors become HTTP responses (used by the host and the runner): `{ detail, code, field? }`.
+ * Validation failures are 400s whose detail names the field; anything unexpected is logged and answered
+ * with a 500 that hides internals.
+ */
+
+import { KohakuRiverError, UnauthorizedError, type ErrorBody } from "@kohakuriver/api";
+import {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from "fastify";
+import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
+
+import { bearerToken, tokensMatch } from "./cluster-http.js";
+import type { Logger } from "./logger.js";
+
+/** Server options shared by the host and the runner: our logger, no per-request log lines, 8 MiB bodies. */
+export function serverOptions(logger: Logger): FastifyServerOptions & { loggerInstance: FastifyBaseLogger } {
+  return {
+    loggerInstance: logger.child({ component: "http" }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 8 * 1024 * 1024,
+  };
+}
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (error instanceof KohakuRiverError) {
+      return reply.status(error.status).send(error.toBody());
+    }
+
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issue = error.validation[0];
+      const location = error.validationContext === "body" ? "" : `${error.validationContext ?? "request"} `;
+      const field = issue?.instancePath.replace(/^\//, "").replaceAll("/", ".") || (error.validationContext ?? "body");
+      const body: ErrorBody = {
+        detail: `${location}${field}: ${issue === undefined ? "invalid value" : describeIssue(issue)}`,
+        code: "invalid_input",
+        field,
+      };
+      return reply.status(400).send(body);
+    }
+
+    if (isResponseSerializationError(error)) {
+      request.log.error({ err: error, issues: error.cause.issues }, "response does not match its schema");
+      return reply.status(500).send({ detail: "internal error: response failed validation", code: "internal" });
+    }
+
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const detail =
+        error.code === "FST_ERR_CTP_INVALID_JSON_BODY" || error instanceof SyntaxError
+          ? `body: invalid JSON (${error.message})`
+          : error.message;
+      return reply.status(status).send({ detail, code: status === 404 ? "not_found" : "invalid_input" });
+    }
+
+    request.log.error({ err: error, url: request.url, method: request.method }, "request failed");
+    return reply.status(500).send({ detail: "internal error; see the host log for details", code: "internal" });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ detail: `no route for ${request.method} ${request.url.split("?")[0]}`, code: "not_found" });
+  });
+}
+
+/** A preHandler hook that admits only callers presenting the cluster token (host ↔ runner traffic). */
+export function requireClusterToken(clusterToken: string) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const presented = bearerToken(request.headers.authorization);
+    if (!tokensMatch(presented, clusterToken)) {
+      throw new UnauthorizedError(
+        presented === undefined
+          ? "missing cluster token: send 'Authorization: Bearer <cluster token>'"
+          : "invalid cluster token: set CLUSTER_TOKEN to the host's cluster token",
+      );
+    }
+  };
+}
+
+interface ValidationIssue {
+  keyword: string;
+  message: string;
+  params: Record<string, unknown>;
+}
+
+interface NestedIssue {
+  code?: string;
+  message?: string;
+  expected?: string;
+}
+
+/**
+ * Describes one validation issue. A value matching no branch of a union (a size given as bytes or as a
+ * string, say) would only say "Invalid input", so the most specific message of its branches is used.
+ */
+function describeIssue(issue: ValidationIssue): string {
+  if (issue.keyword !== "invalid_union" || !Array.isArray(issue.params.errors)) return issue.message;
+
+  const branches = (issue.params.errors as NestedIssue[][]).flat();
+  const specific = branches.find((branch) => branch.code !== "invalid_type" && branch.message !== undefined);
+  if (specific?.message !== undefined) return specific.message;
+
+  const expected = [...new Set(branches.map((branch) => branch.expected).filter((value) => value !== undefined))];
+  return expected.length > 0 ? `Invalid input: expected ${expected.join(" or ")}` : issue.message;
+}

@@ -1,0 +1,127 @@
+/**
+ * Starts the host: store, cluster token, resource ledger, scheduler, dispatcher, node registry and the
+ * HTTP API. `close()` stops everything but leaves tasks and their containers running.
+ */
+
+import { mkdirSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+
+import { createLogger, type Logger } from "@kohakuriver/common";
+
+import { clusterTokenFile, type HostConfig } from "./config.js";
+import { loadOrCreateClusterToken } from "./cluster-token.js";
+import { Dispatcher } from "./dispatch/dispatcher.js";
+import { RunnerClient } from "./dispatch/runner-client.js";
+import { buildHostServer } from "./http/server.js";
+import { NodeRegistry } from "./nodes/node-registry.js";
+import { HealthHistory } from "./nodes/node-view.js";
+import { ResourceLedger } from "./scheduler/ledger.js";
+import { Scheduler } from "./scheduler/scheduler.js";
+import { SnowflakeGenerator } from "./scheduler/snowflake.js";
+import { createStore } from "./store/index.js";
+import type { Store } from "./store/types.js";
+import { TaskService } from "./tasks/task-service.js";
+
+export interface StartHostOptions {
+  config: HostConfig;
+  logger?: Logger;
+}
+
+export interface HostHandle {
+  /** Base URL of the API, with the real port when HOST_PORT was 0. */
+  url: string;
+  port: number;
+  clusterToken: string;
+  clusterTokenFile: string;
+  config: HostConfig;
+  store: Store;
+  close(): Promise<void>;
+}
+
+export async function startHost(options: StartHostOptions): Promise<HostHandle> {
+  const { config } = options;
+  const logger = (options.logger ?? createLogger({ name: "host", level: config.LOG_LEVEL })).child({ component: "host" });
+
+  mkdirSync(join(config.SHARED_DIR, "logs"), { recursive: true });
+  const tokenFile = clusterTokenFile(config);
+  const { token: clusterToken, created } = loadOrCreateClusterToken(tokenFile);
+  if (created) logger.info({ file: tokenFile }, "cluster token created; give it to runners as CLUSTER_TOKEN or CLUSTER_TOKEN_FILE");
+
+  const store = await createStore({ dbFile: config.DB_FILE, databaseUrl: config.DATABASE_URL, logger });
+  await store.migrate();
+
+  const ids = new SnowflakeGenerator();
+  const newest = await store.listTasks({ order: "newest", limit: 1 });
+  if (newest[0] !== undefined) ids.advancePast(newest[0].task_id);
+
+  const ledger = new ResourceLedger();
+  const runners = new RunnerClient(clusterToken);
+  // The scheduler and dispatcher refer to each other through these late-bound callbacks.
+  let scheduler: Scheduler | undefined;
+  const dispatcher = new Dispatcher({
+    store,
+    ledger,
+    runners,
+    logger: logger.child({ component: "dispatcher" }),
+    workingDir: config.DEFAULT_WORKING_DIR,
+    onTaskFinished: () => scheduler?.kick(),
+  });
+  scheduler = new Scheduler(store, ledger, dispatcher, logger.child({ component: "scheduler" }));
+  const tasks = new TaskService({ config, store, ledger, scheduler, runners, ids, logger: logger.child({ component: "tasks" }) });
+  const nodes = new NodeRegistry({ config, store, ledger, scheduler, dispatcher, tasks, logger: logger.child({ component: "nodes" }) });
+
+  await nodes.load();
+  await restoreActiveTasks(store, ledger, scheduler, dispatcher);
+  const health = new HealthHistory(() => nodes.list());
+
+  const app = await buildHostServer({ tasks, store, nodes, ledger, health, clusterToken, logger });
+  await app.listen({ host: config.HOST_BIND_IP, port: config.HOST_PORT });
+  const port = (app.server.address() as AddressInfo).port;
+  const urlHost = config.HOST_BIND_IP === "0.0.0.0" ? "127.0.0.1" : config.HOST_BIND_IP;
+  const url = `http://${urlHost.includes(":") ? `[${urlHost}]` : urlHost}:${port}`;
+
+  nodes.start();
+  health.start();
+  logger.info({ url, bind: config.HOST_BIND_IP, port, store: store.dialect }, "host started");
+
+  let closed = false;
+  return {
+    url,
+    port,
+    clusterToken,
+    clusterTokenFile: tokenFile,
+    config,
+    store,
+    async close() {
+      if (closed) return;
+      closed = true;
+      scheduler.stop();
+      dispatcher.stop();
+      health.stop();
+      await app.close();
+      await nodes.stop();
+      await store.close();
+      logger.info("host stopped");
+    },
+  };
+}
+
+/** Rebuilds the ledger and the queue from the store and sends again every dispatch not yet confirmed. */
+async function restoreActiveTasks(store: Store, ledger: ResourceLedger, scheduler: Scheduler, dispatcher: Dispatcher): Promise<void> {
+  const active = await store.listTasks({ statuses: ["assigning", "running", "paused"], order: "oldest" });
+  for (const task of active) {
+    if (task.assigned_node === null) continue;
+    ledger.allocate({
+      taskId: task.task_id,
+      hostname: task.assigned_node,
+      cores: task.required_cores,
+      memoryBytes: task.required_memory_bytes ?? 0,
+      gpuIds: task.required_gpus,
+    });
+    if (task.status === "assigning") dispatcher.enqueue(task.task_id);
+  }
+
+  const pending = await store.listTasks({ statuses: ["pending"], order: "oldest" });
+  scheduler.enqueue(pending);
+}

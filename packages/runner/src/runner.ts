@@ -1,0 +1,146 @@
+/**
+ * Starts a runner: checks the Docker Engine, prepares directories and the workload network, restores its
+ * tasks from the state file (re-adopting running containers without restarting them), serves the API for
+ * the host and keeps registering and sending heartbeats. `close()` leaves containers running.
+ */
+
+import { mkdirSync, readFileSync } from "node:fs";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+
+import type { HeartbeatRequest, RegisterRequest } from "@kohakuriver/api";
+import { createLogger, type Logger } from "@kohakuriver/common";
+
+import { hostBaseUrl, runnerNodeName, runnerStateFile, type RunnerConfig } from "./config.js";
+import { DockerDriver } from "./driver/docker-driver.js";
+import type { WorkloadDriver } from "./driver/types.js";
+import { advertisedAddress, runnerUrl } from "./host-link/advertised-address.js";
+import { HostLink } from "./host-link/host-link.js";
+import { buildRunnerServer } from "./http/server.js";
+import { ResourceProbe } from "./host-link/resource-probe.js";
+import { RunnerState } from "./state/runner-state.js";
+import { StatusReporter } from "./tasks/status-reporter.js";
+import { TaskExecutor } from "./tasks/task-executor.js";
+import { RUNNER_VERSION } from "./version.js";
+
+export interface StartRunnerOptions {
+  config: RunnerConfig;
+  /** The cluster token; defaults to CLUSTER_TOKEN, then the file in CLUSTER_TOKEN_FILE. */
+  clusterToken?: string;
+  logger?: Logger;
+  /** The workload driver; defaults to Docker on DOCKER_SOCKET. */
+  driver?: WorkloadDriver;
+}
+
+export interface RunnerHandle {
+  url: string;
+  port: number;
+  nodeName: string;
+  /** Resolves once the host accepted this runner's registration. */
+  registered(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startRunner(options: StartRunnerOptions): Promise<RunnerHandle> {
+  const { config } = options;
+  const nodeName = runnerNodeName(config);
+  const logger = (options.logger ?? createLogger({ name: "runner", level: config.LOG_LEVEL })).child({ component: "runner", node: nodeName });
+  const clusterToken = resolveClusterToken(config, options.clusterToken);
+
+  const driver = options.driver ?? new DockerDriver({ socketPath: config.DOCKER_SOCKET, logger });
+  await driver.ping();
+  mkdirSync(join(config.SHARED_DIR, "shared_data"), { recursive: true });
+  mkdirSync(join(config.SHARED_DIR, "logs"), { recursive: true });
+  mkdirSync(config.LOCAL_TEMP_DIR, { recursive: true });
+  const network = await driver.ensureNetwork(config.DOCKER_NETWORK_NAME, config.DOCKER_NETWORK_SUBNET, config.DOCKER_NETWORK_GATEWAY);
+
+  const probe = new ResourceProbe({ nvidiaSmiPath: config.NVIDIA_SMI_PATH, logger });
+  const numaTopology = await probe.numaTopology();
+
+  const state = new RunnerState(runnerStateFile(config));
+  state.load();
+  const hostUrl = hostBaseUrl(config);
+  const reporter = new StatusReporter({ state, hostUrl, clusterToken, logger: logger.child({ component: "reporter" }) });
+  const executor = new TaskExecutor({ config, nodeName, driver, state, reporter, logger, network, numaTopology });
+
+  const app = await buildRunnerServer({ executor, state, clusterToken, nodeName, logger });
+  await app.listen({ host: config.RUNNER_BIND_IP, port: config.RUNNER_PORT });
+  const port = (app.server.address() as AddressInfo).port;
+  const url = runnerUrl(await advertisedAddress(config), port);
+
+  executor.resumeAll();
+  const adopted = await executor.adoptOrphans();
+  reporter.start();
+  logger.info({ url, host: hostUrl, restoredTasks: state.ids().length, adopted, network }, "runner started");
+
+  const link = new HostLink({
+    hostUrl,
+    clusterToken,
+    nodeName,
+    intervalSeconds: config.HEARTBEAT_INTERVAL_SECONDS,
+    logger: logger.child({ component: "host-link" }),
+    registration: async (): Promise<RegisterRequest> => ({
+      hostname: nodeName,
+      url,
+      total_cores: await probe.coreCount(),
+      total_ram_bytes: (await probe.memory())?.totalBytes ?? null,
+      numa_topology: numaTopology,
+      gpu_info: await probe.gpus(),
+      runner_version: RUNNER_VERSION,
+    }),
+    heartbeat: async (): Promise<HeartbeatRequest> => {
+      const memory = await probe.memory();
+      const temperature = await probe.temperature();
+      return {
+        running_tasks: state.ids(),
+        killed_tasks: [],
+        cpu_percent: await probe.cpuPercent(),
+        memory_percent: memory?.percent ?? null,
+        memory_used_bytes: memory?.usedBytes ?? null,
+        memory_total_bytes: memory?.totalBytes ?? null,
+        current_avg_temp: temperature?.averageCelsius ?? null,
+        current_max_temp: temperature?.maxCelsius ?? null,
+        gpu_info: await probe.gpus(),
+        vm_capable: false,
+        vfio_gpus: null,
+        runner_version: RUNNER_VERSION,
+      };
+    },
+    stopTask: async (taskId) => {
+      await executor.kill(taskId);
+    },
+  });
+  link.start();
+
+  let closed = false;
+  return {
+    url,
+    port,
+    nodeName,
+    registered: () => link.waitRegistered(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await link.stop();
+      await reporter.stop();
+      await app.close();
+      logger.info("runner stopped; its containers keep running");
+    },
+  };
+}
+
+function resolveClusterToken(config: RunnerConfig, explicit: string | undefined): string {
+  if (explicit !== undefined && explicit !== "") return explicit;
+  if (config.CLUSTER_TOKEN !== "") return config.CLUSTER_TOKEN;
+  if (config.CLUSTER_TOKEN_FILE !== "") {
+    try {
+      return readFileSync(config.CLUSTER_TOKEN_FILE, "utf8").trim();
+    } catch (error) {
+      throw new Error(`cannot read CLUSTER_TOKEN_FILE ${config.CLUSTER_TOKEN_FILE}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(
+    "no cluster token: set CLUSTER_TOKEN or CLUSTER_TOKEN_FILE in runner.toml to the token the host stored at its first start " +
+      "(the file cluster-token beside its database)",
+  );
+}

@@ -1,0 +1,263 @@
+/**
+ * Runs command tasks: accepts dispatches (a repeated task id is the same task), creates and starts the
+ * container once, captures its output into the log files, waits for it and records the final status.
+ *
+ * "Started once" is the invariant that makes restarts safe: the entry's phase and Docker's own StartedAt
+ * both say whether the container ever ran, and a container that ran is never started again, only watched.
+ */
+
+import { join } from "node:path";
+
+import {
+  taskContainerName,
+  taskLogRelativePath,
+  type NumaTopology,
+  type ParsedTaskExecuteRequest,
+  type TaskStatus,
+} from "@kohakuriver/api";
+import type { Logger } from "@kohakuriver/common";
+
+import type { RunnerConfig } from "../config.js";
+import { ContainerExistsError, ImageNotFoundError, type ContainerState, type WorkloadDriver } from "../driver/types.js";
+import type { RunnerState, TaskEntry } from "../state/runner-state.js";
+import { buildTaskContainerSpec } from "./container-spec.js";
+import { finalStatusOf } from "./exit-status.js";
+import { readLastLine } from "./last-line.js";
+import type { StatusReporter } from "./status-reporter.js";
+
+export interface TaskExecutorOptions {
+  config: RunnerConfig;
+  nodeName: string;
+  driver: WorkloadDriver;
+  state: RunnerState;
+  reporter: StatusReporter;
+  logger: Logger;
+  network: string | null;
+  numaTopology: NumaTopology | null;
+}
+
+export class TaskExecutor {
+  /** Tasks with a supervising loop in this process. */
+  private readonly supervised = new Set<string>();
+
+  constructor(private readonly options: TaskExecutorOptions) {}
+
+  /** Records the task and starts it in the background; returns whether the id was already known. */
+  accept(request: ParsedTaskExecuteRequest): { alreadyAccepted: boolean } {
+    const { state, logger } = this.options;
+    if (state.get(request.task_id) !== undefined) return { alreadyAccepted: true };
+
+    state.put({
+      task_id: request.task_id,
+      container_name: taskContainerName(request.task_id),
+      request,
+      accepted_at: new Date().toISOString(),
+      phase: "accepted",
+      started_at: null,
+      kill_requested: false,
+      running_reported: false,
+      final_report: null,
+    });
+    logger.info({ taskId: request.task_id, image: request.docker_image_name }, "task accepted");
+    this.supervise(request.task_id);
+    return { alreadyAccepted: false };
+  }
+
+  /** Re-adopts every task in the state after a restart: watches running containers, starts never-started ones. */
+  resumeAll(): void {
+    for (const entry of this.options.state.list()) {
+      if (entry.final_report === null) this.supervise(entry.task_id);
+    }
+  }
+
+  /** Adopts containers of this node that carry a task id but have no state entry (their record was lost). */
+  async adoptOrphans(): Promise<number> {
+    const { driver, state, nodeName, logger } = this.options;
+    const containers = await driver.listContainers({ "kohakuriver.node": nodeName, "kohakuriver.task_type": "command" });
+    let adopted = 0;
+    for (const container of containers) {
+      const taskId = container.labels["kohakuriver.task_id"];
+      if (taskId === undefined || state.get(taskId) !== undefined) continue;
+      state.put({
+        task_id: taskId,
+        container_name: container.name,
+        request: null,
+        accepted_at: new Date().toISOString(),
+        phase: "started",
+        started_at: container.startedAt,
+        kill_requested: false,
+        running_reported: false,
+        final_report: null,
+      });
+      logger.warn({ taskId, container: container.name }, "adopted a task container that had no state entry");
+      this.supervise(taskId);
+      adopted += 1;
+    }
+    return adopted;
+  }
+
+  /** Kills a task's container; its final status becomes `killed`. Returns false when the task is unknown here. */
+  async kill(taskId: string): Promise<boolean> {
+    const { state, driver, logger } = this.options;
+    const entry = state.get(taskId);
+    if (entry === undefined) {
+      await driver.removeContainer(taskContainerName(taskId));
+      return false;
+    }
+    state.update(taskId, { kill_requested: true });
+    logger.info({ taskId }, "killing task");
+    await driver.killContainer(entry.container_name);
+    await this.waitUntilFinished(taskId, 10_000);
+    return true;
+  }
+
+  async pause(taskId: string): Promise<boolean> {
+    const entry = this.options.state.get(taskId);
+    if (entry === undefined || entry.final_report !== null) return false;
+    await this.options.driver.pauseContainer(entry.container_name);
+    return true;
+  }
+
+  async resume(taskId: string): Promise<boolean> {
+    const entry = this.options.state.get(taskId);
+    if (entry === undefined || entry.final_report !== null) return false;
+    await this.options.driver.unpauseContainer(entry.container_name);
+    return true;
+  }
+
+  private supervise(taskId: string): void {
+    if (this.supervised.has(taskId)) return;
+    this.supervised.add(taskId);
+    void this.runToCompletion(taskId)
+      .catch((error: unknown) => this.recordFailure(taskId, `Task execution failed on the runner: ${(error as Error).message}`))
+      .finally(() => this.supervised.delete(taskId));
+  }
+
+  private async runToCompletion(taskId: string): Promise<void> {
+    const { driver, state, logger } = this.options;
+    let entry = state.get(taskId);
+    if (entry === undefined) return;
+
+    const existing = await driver.inspectContainer(entry.container_name);
+    if (entry.phase === "accepted") {
+      if (existing !== null && hasEverStarted(existing)) {
+        entry = state.update(taskId, { phase: "started", started_at: existing.startedAt }) ?? entry;
+      } else {
+        const started = await this.startContainer(entry, existing);
+        if (!started) return;
+        entry = state.get(taskId) ?? entry;
+      }
+      this.options.reporter.kick();
+    } else if (existing === null) {
+      // The state says it ran, but the container is gone: someone removed it while the runner was down.
+      this.recordFinal(entry, { status: "failed", exit_code: null, message: "The task's container disappeared from the node." });
+      return;
+    }
+
+    if (entry.kill_requested) await driver.killContainer(entry.container_name);
+    const files = this.logFiles(taskId);
+    const [exitCode] = await Promise.all([driver.waitContainer(entry.container_name), driver.captureLogs(entry.container_name, files)]);
+    const final = await driver.inspectContainer(entry.container_name);
+    const current = state.get(taskId);
+    if (current === undefined) return;
+
+    const ending = finalStatusOf({
+      exitCode: final?.exitCode ?? exitCode,
+      oomKilled: final?.oomKilled ?? false,
+      killRequested: current.kill_requested,
+      memoryLimitBytes: current.request?.required_memory_bytes ?? null,
+      startError: final?.error ?? "",
+      lastStderrLine: await readLastLine(files.stderrPath),
+    });
+    this.recordFinal(current, { status: ending.status, exit_code: final?.exitCode ?? exitCode, message: ending.message, finishedAt: final?.finishedAt });
+    await driver.removeContainer(entry.container_name).catch((error: unknown) => {
+      logger.warn({ err: error, taskId }, "cannot remove finished container");
+    });
+  }
+
+  /** Creates (unless it exists) and starts the container; records the start before reporting it. */
+  private async startContainer(entry: TaskEntry, existing: ContainerState | null): Promise<boolean> {
+    const { driver, state, logger, config, nodeName, network, numaTopology } = this.options;
+    if (entry.request === null) return false;
+
+    if (existing === null) {
+      try {
+        await driver.createContainer(buildTaskContainerSpec(entry.request, { config, nodeName, network, numaTopology }));
+      } catch (error) {
+        if (error instanceof ImageNotFoundError) {
+          this.recordFinal(entry, {
+            status: "failed",
+            exit_code: null,
+            message: `Image ${error.image} not found on node ${nodeName}; build or load it there (scripts/build-base-image.sh builds the default one).`,
+          });
+          return false;
+        }
+        if (!(error instanceof ContainerExistsError)) throw error;
+      }
+    }
+
+    const startedAt = new Date().toISOString();
+    try {
+      await driver.startContainer(entry.container_name);
+    } catch (error) {
+      logger.warn({ taskId: entry.task_id, err: error }, "container failed to start");
+      state.update(entry.task_id, { phase: "started", started_at: startedAt });
+      const failedContainer = await driver.inspectContainer(entry.container_name);
+      this.recordFinal(entry, {
+        status: "failed",
+        exit_code: failedContainer?.exitCode ?? null,
+        message: `The container could not start: ${(error as Error).message}`,
+      });
+      await driver.removeContainer(entry.container_name);
+      return false;
+    }
+    state.update(entry.task_id, { phase: "started", started_at: startedAt });
+    logger.info({ taskId: entry.task_id, container: entry.container_name }, "task started");
+    return true;
+  }
+
+  private recordFinal(
+    entry: TaskEntry,
+    result: { status: TaskStatus; exit_code: number | null; message: string | null; finishedAt?: string | null | undefined },
+  ): void {
+    this.options.state.update(entry.task_id, {
+      final_report: {
+        task_id: entry.task_id,
+        status: result.status,
+        exit_code: result.exit_code,
+        message: result.message,
+        started_at: entry.started_at,
+        completed_at: result.finishedAt ?? new Date().toISOString(),
+      },
+    });
+    this.options.logger.info({ taskId: entry.task_id, status: result.status, exitCode: result.exit_code }, "task finished");
+    this.options.reporter.kick();
+  }
+
+  private recordFailure(taskId: string, message: string): void {
+    const entry = this.options.state.get(taskId);
+    this.options.logger.error({ taskId, message }, "task failed on the runner");
+    if (entry === undefined || entry.final_report !== null) return;
+    this.recordFinal(entry, { status: "failed", exit_code: null, message });
+  }
+
+  private logFiles(taskId: string): { stdoutPath: string; stderrPath: string } {
+    return {
+      stdoutPath: join(this.options.config.SHARED_DIR, taskLogRelativePath(taskId, "stdout")),
+      stderrPath: join(this.options.config.SHARED_DIR, taskLogRelativePath(taskId, "stderr")),
+    };
+  }
+
+  private async waitUntilFinished(taskId: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const entry = this.options.state.get(taskId);
+      if (entry === undefined || entry.final_report !== null) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+function hasEverStarted(container: ContainerState): boolean {
+  return container.startedAt !== null && !container.startedAt.startsWith("0001-");
+}
