@@ -41,7 +41,8 @@ describe("parseTarget", () => {
     it(`rejects '${text}'`, () => {
       assert.throws(
         () => parseTarget(text, "targets"),
-        (error: unknown) => error instanceof InvalidInputError && message.test(error.message) && error.field === "targets",
+        (error: unknown) =>
+          error instanceof InvalidInputError && message.test(error.message) && error.field === "targets",
       );
     });
   }

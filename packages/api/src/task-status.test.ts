@@ -35,6 +35,13 @@ describe("task status transitions", () => {
   });
 
   it("lists the statuses that may become killed", () => {
-    assert.deepEqual(statusesThatMayBecome("killed"), ["pending_approval", "pending", "assigning", "running", "paused", "lost"]);
+    assert.deepEqual(statusesThatMayBecome("killed"), [
+      "pending_approval",
+      "pending",
+      "assigning",
+      "running",
+      "paused",
+      "lost",
+    ]);
   });
 });

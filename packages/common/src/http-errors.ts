@@ -65,7 +65,9 @@ export function installErrorHandler(app: FastifyInstance): void {
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send({ detail: `no route for ${request.method} ${request.url.split("?")[0]}`, code: "not_found" });
+    reply
+      .status(404)
+      .send({ detail: `no route for ${request.method} ${request.url.split("?")[0]}`, code: "not_found" });
   });
 }
 

@@ -5,3 +5,4 @@ export * from "./cluster-http.js";
 export * from "./backoff.js";
 export * from "./paths.js";
 export * from "./http-errors.js";
+export * from "./semaphore.js";

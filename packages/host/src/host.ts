@@ -41,74 +41,119 @@ export interface HostHandle {
 
 export async function startHost(options: StartHostOptions): Promise<HostHandle> {
   const { config } = options;
-  const logger = (options.logger ?? createLogger({ name: "host", level: config.LOG_LEVEL })).child({ component: "host" });
+  const logger = (options.logger ?? createLogger({ name: "host", level: config.LOG_LEVEL })).child({
+    component: "host",
+  });
 
   mkdirSync(join(config.SHARED_DIR, "logs"), { recursive: true });
   const tokenFile = clusterTokenFile(config);
   const { token: clusterToken, created } = loadOrCreateClusterToken(tokenFile);
-  if (created) logger.info({ file: tokenFile }, "cluster token created; give it to runners as CLUSTER_TOKEN or CLUSTER_TOKEN_FILE");
+  if (created)
+    logger.info(
+      { file: tokenFile },
+      "cluster token created; give it to runners as CLUSTER_TOKEN or CLUSTER_TOKEN_FILE",
+    );
 
   const store = await createStore({ dbFile: config.DB_FILE, databaseUrl: config.DATABASE_URL, logger });
-  await store.migrate();
+  // What has been started so far, undone in reverse order if start-up fails.
+  const undo: Array<() => unknown> = [() => store.close()];
+  try {
+    await store.migrate();
 
-  const ids = new SnowflakeGenerator();
-  const newest = await store.listTasks({ order: "newest", limit: 1 });
-  if (newest[0] !== undefined) ids.advancePast(newest[0].task_id);
+    const ids = new SnowflakeGenerator();
+    const newest = await store.listTasks({ order: "newest", limit: 1 });
+    if (newest[0] !== undefined) ids.advancePast(newest[0].task_id);
 
-  const ledger = new ResourceLedger();
-  const runners = new RunnerClient(clusterToken);
-  // The scheduler and dispatcher refer to each other through these late-bound callbacks.
-  let scheduler: Scheduler | undefined;
-  const dispatcher = new Dispatcher({
-    store,
-    ledger,
-    runners,
-    logger: logger.child({ component: "dispatcher" }),
-    workingDir: config.DEFAULT_WORKING_DIR,
-    onTaskFinished: () => scheduler?.kick(),
-  });
-  scheduler = new Scheduler(store, ledger, dispatcher, logger.child({ component: "scheduler" }));
-  const tasks = new TaskService({ config, store, ledger, scheduler, runners, ids, logger: logger.child({ component: "tasks" }) });
-  const nodes = new NodeRegistry({ config, store, ledger, scheduler, dispatcher, tasks, logger: logger.child({ component: "nodes" }) });
+    const ledger = new ResourceLedger();
+    const runners = new RunnerClient(clusterToken);
+    // The scheduler hands placements to the dispatcher and the dispatcher wakes the scheduler when a task
+    // fails to dispatch for good; both callbacks run only after construction.
+    const scheduler: Scheduler = new Scheduler(
+      store,
+      ledger,
+      { enqueue: (taskId) => dispatcher.enqueue(taskId) },
+      logger.child({ component: "scheduler" }),
+    );
+    const dispatcher: Dispatcher = new Dispatcher({
+      store,
+      ledger,
+      runners,
+      logger: logger.child({ component: "dispatcher" }),
+      workingDir: config.DEFAULT_WORKING_DIR,
+      onTaskFinished: () => scheduler.kick(),
+    });
+    undo.push(
+      () => scheduler.stop(),
+      () => dispatcher.stop(),
+    );
+    const tasks = new TaskService({
+      config,
+      store,
+      ledger,
+      scheduler,
+      runners,
+      ids,
+      logger: logger.child({ component: "tasks" }),
+    });
+    const nodes = new NodeRegistry({
+      config,
+      store,
+      ledger,
+      scheduler,
+      dispatcher,
+      tasks,
+      logger: logger.child({ component: "nodes" }),
+    });
 
-  await nodes.load();
-  await restoreActiveTasks(store, ledger, scheduler, dispatcher);
-  const health = new HealthHistory(() => nodes.list());
+    await nodes.load();
+    await restoreActiveTasks(store, ledger, scheduler, dispatcher);
+    const health = new HealthHistory(() => nodes.list());
 
-  const app = await buildHostServer({ tasks, store, nodes, ledger, health, clusterToken, logger });
-  await app.listen({ host: config.HOST_BIND_IP, port: config.HOST_PORT });
-  const port = (app.server.address() as AddressInfo).port;
-  const urlHost = config.HOST_BIND_IP === "0.0.0.0" ? "127.0.0.1" : config.HOST_BIND_IP;
-  const url = `http://${urlHost.includes(":") ? `[${urlHost}]` : urlHost}:${port}`;
+    const app = await buildHostServer({ tasks, store, nodes, ledger, health, clusterToken, logger });
+    undo.push(() => app.close());
+    await app.listen({ host: config.HOST_BIND_IP, port: config.HOST_PORT });
+    const port = (app.server.address() as AddressInfo).port;
+    const urlHost = config.HOST_BIND_IP === "0.0.0.0" ? "127.0.0.1" : config.HOST_BIND_IP;
+    const url = `http://${urlHost.includes(":") ? `[${urlHost}]` : urlHost}:${port}`;
 
-  nodes.start();
-  health.start();
-  logger.info({ url, bind: config.HOST_BIND_IP, port, store: store.dialect }, "host started");
+    nodes.start();
+    health.start();
+    logger.info({ url, bind: config.HOST_BIND_IP, port, store: store.dialect }, "host started");
 
-  let closed = false;
-  return {
-    url,
-    port,
-    clusterToken,
-    clusterTokenFile: tokenFile,
-    config,
-    store,
-    async close() {
-      if (closed) return;
-      closed = true;
-      scheduler.stop();
-      dispatcher.stop();
-      health.stop();
-      await app.close();
-      await nodes.stop();
-      await store.close();
-      logger.info("host stopped");
-    },
-  };
+    let closed = false;
+    return {
+      url,
+      port,
+      clusterToken,
+      clusterTokenFile: tokenFile,
+      config,
+      store,
+      async close() {
+        if (closed) return;
+        closed = true;
+        scheduler.stop();
+        dispatcher.stop();
+        health.stop();
+        await app.close();
+        await nodes.stop();
+        await store.close();
+        logger.info("host stopped");
+      },
+    };
+  } catch (error) {
+    // Start-up failed (the port is taken, say): release what was started so an in-process caller can retry.
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined);
+    throw error;
+  }
 }
 
 /** Rebuilds the ledger and the queue from the store and sends again every dispatch not yet confirmed. */
-async function restoreActiveTasks(store: Store, ledger: ResourceLedger, scheduler: Scheduler, dispatcher: Dispatcher): Promise<void> {
+async function restoreActiveTasks(
+  store: Store,
+  ledger: ResourceLedger,
+  scheduler: Scheduler,
+  dispatcher: Dispatcher,
+): Promise<void> {
   const active = await store.listTasks({ statuses: ["assigning", "running", "paused"], order: "oldest" });
   for (const task of active) {
     if (task.assigned_node === null) continue;

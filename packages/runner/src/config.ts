@@ -63,7 +63,10 @@ export const RunnerConfigSchema = z.object({
 
 export type RunnerConfig = z.output<typeof RunnerConfigSchema>;
 
-export function loadRunnerConfig(options: LoadConfigOptions = {}): { config: Readonly<RunnerConfig>; file: string | null } {
+export function loadRunnerConfig(options: LoadConfigOptions = {}): {
+  config: Readonly<RunnerConfig>;
+  file: string | null;
+} {
   return loadConfig(RunnerConfigSchema, options);
 }
 

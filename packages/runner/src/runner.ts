@@ -44,7 +44,10 @@ export interface RunnerHandle {
 export async function startRunner(options: StartRunnerOptions): Promise<RunnerHandle> {
   const { config } = options;
   const nodeName = runnerNodeName(config);
-  const logger = (options.logger ?? createLogger({ name: "runner", level: config.LOG_LEVEL })).child({ component: "runner", node: nodeName });
+  const logger = (options.logger ?? createLogger({ name: "runner", level: config.LOG_LEVEL })).child({
+    component: "runner",
+    node: nodeName,
+  });
   const clusterToken = resolveClusterToken(config, options.clusterToken);
 
   const driver = options.driver ?? new DockerDriver({ socketPath: config.DOCKER_SOCKET, logger });
@@ -52,7 +55,11 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   mkdirSync(join(config.SHARED_DIR, "shared_data"), { recursive: true });
   mkdirSync(join(config.SHARED_DIR, "logs"), { recursive: true });
   mkdirSync(config.LOCAL_TEMP_DIR, { recursive: true });
-  const network = await driver.ensureNetwork(config.DOCKER_NETWORK_NAME, config.DOCKER_NETWORK_SUBNET, config.DOCKER_NETWORK_GATEWAY);
+  const network = await driver.ensureNetwork(
+    config.DOCKER_NETWORK_NAME,
+    config.DOCKER_NETWORK_SUBNET,
+    config.DOCKER_NETWORK_GATEWAY,
+  );
 
   const probe = new ResourceProbe({ nvidiaSmiPath: config.NVIDIA_SMI_PATH, logger });
   const numaTopology = await probe.numaTopology();
@@ -60,7 +67,12 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const state = new RunnerState(runnerStateFile(config));
   state.load();
   const hostUrl = hostBaseUrl(config);
-  const reporter = new StatusReporter({ state, hostUrl, clusterToken, logger: logger.child({ component: "reporter" }) });
+  const reporter = new StatusReporter({
+    state,
+    hostUrl,
+    clusterToken,
+    logger: logger.child({ component: "reporter" }),
+  });
   const executor = new TaskExecutor({ config, nodeName, driver, state, reporter, logger, network, numaTopology });
 
   const app = await buildRunnerServer({ executor, state, clusterToken, nodeName, logger });

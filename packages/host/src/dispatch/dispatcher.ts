@@ -82,37 +82,64 @@ export class Dispatcher {
     const { store, logger } = this.options;
     await this.acquireSlot(runner.hostname);
     try {
-      const response = await this.options.runners.call(runner, "POST", "/api/execute", this.executeRequestOf(task), 30_000);
+      const response = await this.options.runners.call(
+        runner,
+        "POST",
+        "/api/execute",
+        this.executeRequestOf(task),
+        30_000,
+      );
 
       if (response.status >= 200 && response.status < 300) {
         await store.updateTask(task.task_id, { dispatch_confirmed: true });
         logger.debug({ taskId: task.task_id, node: runner.hostname }, "dispatch confirmed");
         return "done";
       }
-      if (response.status >= 400 && response.status < 500 && response.status !== 401 && response.status !== 408 && response.status !== 429) {
+      if (
+        response.status >= 400 &&
+        response.status < 500 &&
+        response.status !== 401 &&
+        response.status !== 408 &&
+        response.status !== 429
+      ) {
         const detail = responseDetail(response);
         const failed = await store.transitionTask({
           taskId: task.task_id,
           to: "failed",
           from: ["assigning"],
-          fields: { error_message: `runner ${runner.hostname} rejected the task: ${detail}`, completed_at: new Date().toISOString() },
+          fields: {
+            error_message: `runner ${runner.hostname} rejected the task: ${detail}`,
+            completed_at: new Date().toISOString(),
+          },
         });
         if (failed) {
           this.options.ledger.release(task.task_id);
           this.options.onTaskFinished(task.task_id);
         }
-        logger.warn({ taskId: task.task_id, node: runner.hostname, status: response.status, detail }, "runner rejected dispatch");
+        logger.warn(
+          { taskId: task.task_id, node: runner.hostname, status: response.status, detail },
+          "runner rejected dispatch",
+        );
         return "done";
       }
       if (response.status === 401) {
-        logger.error({ node: runner.hostname }, "runner rejected the cluster token; check CLUSTER_TOKEN on that runner");
+        logger.error(
+          { node: runner.hostname },
+          "runner rejected the cluster token; check CLUSTER_TOKEN on that runner",
+        );
       } else {
-        logger.warn({ taskId: task.task_id, node: runner.hostname, status: response.status }, "dispatch failed; will retry");
+        logger.warn(
+          { taskId: task.task_id, node: runner.hostname, status: response.status },
+          "dispatch failed; will retry",
+        );
       }
       return "retry";
     } catch (error) {
       if (error instanceof RunnerUnreachableError) {
-        logger.warn({ taskId: task.task_id, node: runner.hostname, reason: error.message }, "dispatch failed; will retry");
+        logger.warn(
+          { taskId: task.task_id, node: runner.hostname, reason: error.message },
+          "dispatch failed; will retry",
+        );
       } else {
         logger.error({ err: error, taskId: task.task_id }, "dispatch failed; will retry");
       }

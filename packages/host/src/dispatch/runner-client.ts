@@ -4,7 +4,10 @@ import { clusterRequest, describeNetworkError, type ClusterResponse } from "@koh
 
 export class RunnerUnreachableError extends Error {
   override name = "RunnerUnreachableError";
-  constructor(readonly hostname: string, reason: string) {
+  constructor(
+    readonly hostname: string,
+    reason: string,
+  ) {
     super(`runner ${hostname} is unreachable: ${reason}`);
   }
 }
@@ -18,7 +21,13 @@ export class RunnerClient {
   constructor(private readonly clusterToken: string) {}
 
   /** Sends a request; throws RunnerUnreachableError on network errors and timeouts, returns any HTTP status. */
-  async call(runner: RunnerEndpoint, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<ClusterResponse> {
+  async call(
+    runner: RunnerEndpoint,
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = 10_000,
+  ): Promise<ClusterResponse> {
     try {
       return await clusterRequest(method, `${runner.url.replace(/\/+$/, "")}${path}`, body, {
         token: this.clusterToken,

@@ -50,6 +50,7 @@ export class NodeRegistry {
   private readonly nodes = new Map<string, LiveNode>();
   private readonly now: () => number;
   private timers: NodeJS.Timeout[] = [];
+  private lastCheckMs: number | null = null;
 
   constructor(private readonly options: NodeRegistryOptions) {
     this.now = options.now ?? Date.now;
@@ -152,7 +153,8 @@ export class NodeRegistry {
     }
     record.vm_capable = request.vm_capable ?? false;
     if (request.vfio_gpus !== undefined && request.vfio_gpus !== null) record.vfio_gpus = request.vfio_gpus;
-    if (request.runner_version !== undefined && request.runner_version !== null) record.runner_version = request.runner_version;
+    if (request.runner_version !== undefined && request.runner_version !== null)
+      record.runner_version = request.runner_version;
 
     const listed = new Set((request.running_tasks ?? []).map(String));
     const ledgerNode = this.options.ledger.getNode(hostname);
@@ -164,7 +166,9 @@ export class NodeRegistry {
     if (returning) {
       if (record.status !== "online") {
         record.status = "online";
-        await this.options.store.updateNodes([{ hostname, fields: { status: "online", last_heartbeat: record.last_heartbeat } }]);
+        await this.options.store.updateNodes([
+          { hostname, fields: { status: "online", last_heartbeat: record.last_heartbeat } },
+        ]);
         this.options.logger.info({ node: hostname }, "node back online");
       }
       this.options.ledger.setSchedulable(hostname, true);
@@ -173,10 +177,22 @@ export class NodeRegistry {
     return { message: "Heartbeat received.", stop_tasks: stopTasks };
   }
 
-  /** Declares nodes offline whose last heartbeat is older than the timeout; their tasks become `lost`. */
+  /**
+   * Declares nodes offline whose last heartbeat is older than the timeout; their tasks become `lost`.
+   * When this check itself runs late (the host was stalled and could not process heartbeats), the delay
+   * is not counted against the nodes.
+   */
   async checkOffline(): Promise<void> {
     const timeoutMs = heartbeatTimeoutMs(this.options.config);
     const now = this.now();
+    const expectedGapMs = this.options.config.CLEANUP_CHECK_INTERVAL_SECONDS * 1000;
+    const stallMs = this.lastCheckMs === null ? 0 : now - this.lastCheckMs - expectedGapMs;
+    this.lastCheckMs = now;
+    if (stallMs > timeoutMs / 4) {
+      for (const live of this.nodes.values()) live.lastSeenMs += stallMs;
+      this.options.logger.warn({ stallMs }, "host was stalled; heartbeat deadlines extended");
+    }
+
     for (const live of this.nodes.values()) {
       if (live.record.status !== "online" || now - live.lastSeenMs <= timeoutMs) continue;
       await this.markOffline(live, Math.round((now - live.lastSeenMs) / 1000));
@@ -232,7 +248,10 @@ export class NodeRegistry {
    * there are returned for the runner to stop; expected tasks missing from several heartbeats in a row
    * become `lost`.
    */
-  private async reconcileListedTasks(live: LiveNode, listed: ReadonlySet<string>): Promise<HeartbeatResponse["stop_tasks"]> {
+  private async reconcileListedTasks(
+    live: LiveNode,
+    listed: ReadonlySet<string>,
+  ): Promise<HeartbeatResponse["stop_tasks"]> {
     const { store, ledger, tasks, logger } = this.options;
     const hostname = live.record.hostname;
     const expected = ledger.getNode(hostname)?.taskIds ?? new Set<string>();

@@ -57,7 +57,10 @@ export function aggregateHealth(nodes: readonly NodeHealth[]): HealthAggregate {
   const totalMemBytes = online.reduce((sum, node) => sum + (node.memory_total_bytes ?? 0), 0);
   const usedMemBytes = online.reduce((sum, node) => sum + (node.memory_used_bytes ?? 0), 0);
   const weightedCpu = online.reduce((sum, node) => sum + (node.cpu_percent ?? 0) * node.total_cores, 0);
-  const heartbeats = nodes.map((node) => node.last_heartbeat).filter((value): value is string => value !== null).sort();
+  const heartbeats = nodes
+    .map((node) => node.last_heartbeat)
+    .filter((value): value is string => value !== null)
+    .sort();
 
   return {
     totalNodes: nodes.length,
@@ -78,7 +81,10 @@ export class HealthHistory {
   private readonly samples: NodeHealth[][] = [];
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly readNodes: () => NodeRecord[], private readonly maxSamples = 60) {}
+  constructor(
+    private readonly readNodes: () => NodeRecord[],
+    private readonly maxSamples = 60,
+  ) {}
 
   start(intervalMs = 1000): void {
     this.sample();

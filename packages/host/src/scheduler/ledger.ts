@@ -160,7 +160,10 @@ export class ResourceLedger {
     const missingGpus = request.gpuIds.filter((gpu) => !capacity.gpuIds.includes(gpu));
     if (missingGpus.length > 0) {
       const available = capacity.gpuIds.length === 0 ? "no GPUs" : `GPUs ${capacity.gpuIds.join(",")}`;
-      return { field: "required_gpus", reason: `GPU ${missingGpus.join(",")} requested but node ${host} has ${available}` };
+      return {
+        field: "required_gpus",
+        reason: `GPU ${missingGpus.join(",")} requested but node ${host} has ${available}`,
+      };
     }
     if (request.gpuCount > capacity.gpuIds.length) {
       return {
@@ -172,7 +175,10 @@ export class ResourceLedger {
       const numaIds = Object.keys(capacity.numaTopology ?? {});
       if (!numaIds.includes(String(request.numaNodeId))) {
         const available = numaIds.length === 0 ? "no NUMA topology" : `NUMA nodes ${numaIds.join(",")}`;
-        return { field: "targets", reason: `NUMA node ${request.numaNodeId} requested but node ${host} has ${available}` };
+        return {
+          field: "targets",
+          reason: `NUMA node ${request.numaNodeId} requested but node ${host} has ${available}`,
+        };
       }
     }
     return null;

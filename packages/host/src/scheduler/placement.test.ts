@@ -5,7 +5,15 @@ import { ResourceLedger, type NodeCapacity, type ResourceRequest } from "./ledge
 import { placeQueuedTasks, type QueuedTask } from "./placement.js";
 
 function node(hostname: string, cores: number, extra: Partial<NodeCapacity> = {}): NodeCapacity {
-  return { hostname, url: `http://${hostname}`, totalCores: cores, memoryBytes: 16e9, gpuIds: [], numaTopology: null, ...extra };
+  return {
+    hostname,
+    url: `http://${hostname}`,
+    totalCores: cores,
+    memoryBytes: 16e9,
+    gpuIds: [],
+    numaTopology: null,
+    ...extra,
+  };
 }
 
 function ledgerWith(...nodes: NodeCapacity[]): ResourceLedger {
@@ -18,14 +26,21 @@ function ledgerWith(...nodes: NodeCapacity[]): ResourceLedger {
 }
 
 function task(taskId: string, request: Partial<ResourceRequest> = {}, targetNode: string | null = null): QueuedTask {
-  return { taskId, targetNode, request: { cores: 1, memoryBytes: null, gpuIds: [], gpuCount: 0, numaNodeId: null, ...request } };
+  return {
+    taskId,
+    targetNode,
+    request: { cores: 1, memoryBytes: null, gpuIds: [], gpuCount: 0, numaNodeId: null, ...request },
+  };
 }
 
 describe("placeQueuedTasks", () => {
   it("places on the node with the most free cores", () => {
     const ledger = ledgerWith(node("a", 4), node("b", 8));
     const placements = placeQueuedTasks([task("1")], ledger);
-    assert.deepEqual(placements.map((p) => p.hostname), ["b"]);
+    assert.deepEqual(
+      placements.map((p) => p.hostname),
+      ["b"],
+    );
     assert.equal(ledger.getNode("b")?.usedCores, 1);
   });
 
@@ -33,7 +48,10 @@ describe("placeQueuedTasks", () => {
     const ledger = ledgerWith(node("a", 2), node("b", 2));
     const placements = placeQueuedTasks([task("1"), task("2"), task("3"), task("4"), task("5")], ledger);
     assert.deepEqual(placements.map((p) => p.hostname).sort(), ["a", "a", "b", "b"]);
-    assert.equal(placements.some((p) => p.taskId === "5"), false);
+    assert.equal(
+      placements.some((p) => p.taskId === "5"),
+      false,
+    );
   });
 
   it("keeps the oldest task first: a younger task does not overtake it on its node", () => {
@@ -47,7 +65,10 @@ describe("placeQueuedTasks", () => {
     const ledger = ledgerWith(node("small", 2), node("large", 16));
     ledger.allocate({ taskId: "busy", hostname: "large", cores: 16, memoryBytes: 0, gpuIds: [] });
     const placements = placeQueuedTasks([task("big", { cores: 8 }), task("tiny", { cores: 1 })], ledger);
-    assert.deepEqual(placements.map((p) => [p.taskId, p.hostname]), [["tiny", "small"]]);
+    assert.deepEqual(
+      placements.map((p) => [p.taskId, p.hostname]),
+      [["tiny", "small"]],
+    );
   });
 
   it("honours the target node", () => {
@@ -65,8 +86,17 @@ describe("placeQueuedTasks", () => {
 
   it("picks free GPUs for a GPU count and never shares them", () => {
     const ledger = ledgerWith(node("g", 8, { gpuIds: [0, 1, 2, 3] }));
-    const placements = placeQueuedTasks([task("1", { gpuCount: 2 }), task("2", { gpuCount: 2 }), task("3", { gpuCount: 1 })], ledger);
-    assert.deepEqual(placements.map((p) => p.gpuIds), [[0, 1], [2, 3]]);
+    const placements = placeQueuedTasks(
+      [task("1", { gpuCount: 2 }), task("2", { gpuCount: 2 }), task("3", { gpuCount: 1 })],
+      ledger,
+    );
+    assert.deepEqual(
+      placements.map((p) => p.gpuIds),
+      [
+        [0, 1],
+        [2, 3],
+      ],
+    );
   });
 
   it("waits for named GPUs that are busy", () => {
@@ -79,12 +109,18 @@ describe("placeQueuedTasks", () => {
   it("counts memory", () => {
     const ledger = ledgerWith(node("a", 8, { memoryBytes: 1e9 }));
     const placements = placeQueuedTasks([task("1", { memoryBytes: 6e8 }), task("2", { memoryBytes: 6e8 })], ledger);
-    assert.deepEqual(placements.map((p) => p.taskId), ["1"]);
+    assert.deepEqual(
+      placements.map((p) => p.taskId),
+      ["1"],
+    );
   });
 
   it("treats zero cores as no limit and no accounting", () => {
     const ledger = ledgerWith(node("a", 1));
-    const placements = placeQueuedTasks([task("1", { cores: 0 }), task("2", { cores: 0 }), task("3", { cores: 1 })], ledger);
+    const placements = placeQueuedTasks(
+      [task("1", { cores: 0 }), task("2", { cores: 0 }), task("3", { cores: 1 })],
+      ledger,
+    );
     assert.equal(placements.length, 3);
   });
 
@@ -98,10 +134,16 @@ describe("placeQueuedTasks", () => {
   it("places again after resources are released", () => {
     const ledger = ledgerWith(node("a", 2));
     const first = placeQueuedTasks([task("1", { cores: 2 }), task("2", { cores: 2 })], ledger);
-    assert.deepEqual(first.map((p) => p.taskId), ["1"]);
+    assert.deepEqual(
+      first.map((p) => p.taskId),
+      ["1"],
+    );
     ledger.release("1");
     const second = placeQueuedTasks([task("2", { cores: 2 })], ledger);
-    assert.deepEqual(second.map((p) => p.taskId), ["2"]);
+    assert.deepEqual(
+      second.map((p) => p.taskId),
+      ["2"],
+    );
   });
 });
 
@@ -110,7 +152,10 @@ describe("ResourceLedger.neverFitsReason", () => {
   const capacity = node("n", 4, { memoryBytes: 8e9, gpuIds: [0, 1] });
 
   it("accepts what fits once idle", () => {
-    assert.equal(ledger.neverFitsReason(capacity, task("1", { cores: 4, memoryBytes: 8e9, gpuCount: 2 }).request), null);
+    assert.equal(
+      ledger.neverFitsReason(capacity, task("1", { cores: 4, memoryBytes: 8e9, gpuCount: 2 }).request),
+      null,
+    );
   });
 
   const cases: Array<[string, Partial<ResourceRequest>, string]> = [

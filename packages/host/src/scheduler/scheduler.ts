@@ -46,7 +46,11 @@ export class Scheduler {
   /** Adds pending tasks to the queue, keeping it ordered by task id (ids grow with submission time). */
   enqueue(tasks: readonly TaskRecord[]): void {
     for (const task of tasks) {
-      const entry: QueuedTask = { taskId: task.task_id, targetNode: task.target_node, request: resourceRequestOf(task) };
+      const entry: QueuedTask = {
+        taskId: task.task_id,
+        targetNode: task.target_node,
+        request: resourceRequestOf(task),
+      };
       const last = this.queue[this.queue.length - 1];
       if (last === undefined || compareIds(last.taskId, entry.taskId) < 0) {
         this.queue.push(entry);

@@ -15,7 +15,10 @@ export class SnowflakeGenerator {
   private sequence = 0n;
   private readonly instance: bigint;
 
-  constructor(instance = 0, private readonly now: () => number = Date.now) {
+  constructor(
+    instance = 0,
+    private readonly now: () => number = Date.now,
+  ) {
     if (!Number.isInteger(instance) || instance < 0 || instance >= 1 << Number(INSTANCE_BITS)) {
       throw new RangeError(`snowflake instance must be an integer from 0 to 1023, got ${instance}`);
     }

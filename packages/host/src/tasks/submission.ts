@@ -33,10 +33,16 @@ export interface SubmissionContext {
 
 export function buildTaskRecords(submission: ParsedTaskSubmission, context: SubmissionContext): TaskRecord[] {
   if (submission.task_type === "vps") {
-    throw new InvalidInputError("task_type: VPS sessions are created with POST /api/vps/create, not /api/submit", "task_type");
+    throw new InvalidInputError(
+      "task_type: VPS sessions are created with POST /api/vps/create, not /api/submit",
+      "task_type",
+    );
   }
   if (submission.command.trim() === "") {
-    throw new InvalidInputError("command: must not be empty; give the program to run, for example 'python train.py'", "command");
+    throw new InvalidInputError(
+      "command: must not be empty; give the program to run, for example 'python train.py'",
+      "command",
+    );
   }
 
   const image = resolveImage(submission, context.config);
@@ -138,7 +144,10 @@ function resolveImage(
 
   const environment = submission.container_name ?? config.DEFAULT_CONTAINER_NAME;
   if (environment === "NULL") {
-    throw new InvalidInputError("container_name: 'NULL' (no environment) needs a registry_image to run", "container_name");
+    throw new InvalidInputError(
+      "container_name: 'NULL' (no environment) needs a registry_image to run",
+      "container_name",
+    );
   }
   if (!ENVIRONMENT_NAME_PATTERN.test(environment)) {
     throw new InvalidInputError(
@@ -212,7 +221,9 @@ function checkCanEverFit(target: Target | null, request: ResourceRequest, ledger
   if (nodes.length === 0) return;
   if (nodes.some((node) => ledger.neverFitsReason(node, request) === null)) return;
 
-  const largest = [...nodes].sort((a, b) => b.totalCores - a.totalCores || (b.memoryBytes ?? 0) - (a.memoryBytes ?? 0))[0];
+  const largest = [...nodes].sort(
+    (a, b) => b.totalCores - a.totalCores || (b.memoryBytes ?? 0) - (a.memoryBytes ?? 0),
+  )[0];
   const shortfall = ledger.neverFitsReason(largest as NodeCapacity, request);
   const field = shortfall?.field ?? "required_cores";
   throw new InvalidInputError(

@@ -47,7 +47,12 @@ export class TaskService {
   /** Validates and stores a submission (all tasks or none), then queues it. */
   async submit(submission: ParsedTaskSubmission): Promise<TaskRecord[]> {
     const { store, scheduler, config, ledger, ids, logger } = this.options;
-    const records = buildTaskRecords(submission, { config, ledger, nextTaskId: () => ids.next(), now: () => new Date() });
+    const records = buildTaskRecords(submission, {
+      config,
+      ledger,
+      nextTaskId: () => ids.next(),
+      now: () => new Date(),
+    });
 
     await store.insertTasks(records);
     scheduler.enqueue(records);
@@ -130,12 +135,16 @@ export class TaskService {
     const hostname = task.assigned_node;
     const node = hostname === null ? undefined : ledger.getNode(hostname);
     if (hostname === null || node === undefined || !node.schedulable) {
-      throw new UnavailableError(`node ${hostname ?? "(none)"} of task ${taskId} is offline; try again when it is back`);
+      throw new UnavailableError(
+        `node ${hostname ?? "(none)"} of task ${taskId} is offline; try again when it is back`,
+      );
     }
 
     let response;
     try {
-      response = await runners.call({ hostname, url: node.capacity.url }, "POST", `/api/${command}`, { task_id: taskId });
+      response = await runners.call({ hostname, url: node.capacity.url }, "POST", `/api/${command}`, {
+        task_id: taskId,
+      });
     } catch (error) {
       if (error instanceof RunnerUnreachableError) throw new UnavailableError(error.message, error);
       throw error;
@@ -158,7 +167,8 @@ export class TaskService {
       const task = await store.getTask(update.task_id);
       if (task === undefined) return { applied: false, message: `task ${update.task_id} not found` };
       // A repeated `running` report (its acknowledgement was lost) must not undo a pause.
-      const allowed = update.status === "running" ? RUNNER_RUNNING_FROM.has(task.status) : canTransition(task.status, update.status);
+      const allowed =
+        update.status === "running" ? RUNNER_RUNNING_FROM.has(task.status) : canTransition(task.status, update.status);
       if (!allowed) {
         return { applied: false, message: `task ${update.task_id} is ${task.status}; ${update.status} ignored` };
       }
@@ -175,7 +185,11 @@ export class TaskService {
           started_at: task.started_at ?? update.started_at ?? (update.status === "running" ? now : null),
           ...(update.ssh_port !== undefined && update.ssh_port !== null ? { ssh_port: update.ssh_port } : {}),
           ...(finished
-            ? { exit_code: update.exit_code ?? null, error_message: update.message ?? null, completed_at: update.completed_at ?? now }
+            ? {
+                exit_code: update.exit_code ?? null,
+                error_message: update.message ?? null,
+                completed_at: update.completed_at ?? now,
+              }
             : { completed_at: null, error_message: task.status === "lost" ? null : task.error_message }),
         },
       });
@@ -226,6 +240,7 @@ export class TaskService {
 
   /** Validates that an id looks like a task id before touching the store. */
   static checkTaskId(taskId: string): void {
-    if (!/^\d{1,20}$/.test(taskId)) throw new InvalidInputError(`task_id: '${taskId}' is not a decimal task id`, "task_id");
+    if (!/^\d{1,20}$/.test(taskId))
+      throw new InvalidInputError(`task_id: '${taskId}' is not a decimal task id`, "task_id");
   }
 }

@@ -104,13 +104,22 @@ describe("DockerDriver engine specifics", { skip: skip ?? false }, () => {
     };
   }
 
-  async function runToEnd(containerSpec: TaskContainerSpec): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  async function runToEnd(
+    containerSpec: TaskContainerSpec,
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
     await driver.createContainer(containerSpec);
     await driver.startContainer(containerSpec.name);
     const exitCode = await driver.waitContainer(containerSpec.name);
-    const files = { stdoutPath: join(tempDir, containerSpec.name, "out"), stderrPath: join(tempDir, containerSpec.name, "err") };
+    const files = {
+      stdoutPath: join(tempDir, containerSpec.name, "out"),
+      stderrPath: join(tempDir, containerSpec.name, "err"),
+    };
     await driver.captureLogs(containerSpec.name, files);
-    return { exitCode, stdout: await readFile(files.stdoutPath, "utf8"), stderr: await readFile(files.stderrPath, "utf8") };
+    return {
+      exitCode,
+      stdout: await readFile(files.stdoutPath, "utf8"),
+      stderr: await readFile(files.stderrPath, "utf8"),
+    };
   }
 
   before(async () => {
@@ -134,9 +143,13 @@ describe("DockerDriver engine specifics", { skip: skip ?? false }, () => {
   });
 
   test("memory limit OOM kill sets oomKilled", async () => {
-    const containerSpec = spec("oom", ["/bin/sh", "-c", `x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived`], {
-      memoryBytes: 32 * 1024 * 1024,
-    });
+    const containerSpec = spec(
+      "oom",
+      ["/bin/sh", "-c", `x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived`],
+      {
+        memoryBytes: 32 * 1024 * 1024,
+      },
+    );
 
     const result = await runToEnd(containerSpec);
 
@@ -176,7 +189,9 @@ describe("DockerDriver engine specifics", { skip: skip ?? false }, () => {
 
     const info = await driver.docker.getContainer(containerSpec.name).inspect();
     const requests = (info.HostConfig as { DeviceRequests?: unknown }).DeviceRequests;
-    assert.deepEqual(requests, [{ Driver: "nvidia", Count: 0, DeviceIDs: ["0", "1"], Capabilities: [["gpu"]], Options: null }]);
+    assert.deepEqual(requests, [
+      { Driver: "nvidia", Count: 0, DeviceIDs: ["0", "1"], Capabilities: [["gpu"]], Options: null },
+    ]);
   });
 
   test("exec form passes arguments unchanged", async () => {
@@ -210,7 +225,8 @@ describe("DockerDriver engine specifics", { skip: skip ?? false }, () => {
     await mkdir(dataDir);
     await mkdir(readOnlyDir);
     await writeFile(join(dataDir, "in.txt"), "from host\n");
-    const script = 'echo "$GREETING"; pwd; cat /data/in.txt; echo written > /data/out.txt; (echo x > /ro/f) 2>/dev/null || echo read-only';
+    const script =
+      'echo "$GREETING"; pwd; cat /data/in.txt; echo written > /data/out.txt; (echo x > /ro/f) 2>/dev/null || echo read-only';
 
     const result = await runToEnd(
       spec("binds", ["/bin/sh", "-c", script], {
@@ -229,7 +245,9 @@ describe("DockerDriver engine specifics", { skip: skip ?? false }, () => {
   });
 
   test("missing bind source names the container", async () => {
-    const containerSpec = spec("bad-bind", ["true"], { binds: [{ source: join(tempDir, "does-not-exist"), target: "/x" }] });
+    const containerSpec = spec("bad-bind", ["true"], {
+      binds: [{ source: join(tempDir, "does-not-exist"), target: "/x" }],
+    });
 
     await assert.rejects(driver.createContainer(containerSpec), (error: unknown) => {
       assert.ok(error instanceof DriverOperationError);
@@ -240,7 +258,8 @@ describe("DockerDriver engine specifics", { skip: skip ?? false }, () => {
   });
 
   test("captureLogs keeps large interleaved output", async () => {
-    const script = "for i in 1 2 3 4; do head -c 1000000 /dev/zero | tr '\\0' o; head -c 250000 /dev/zero | tr '\\0' e >&2; done";
+    const script =
+      "for i in 1 2 3 4; do head -c 1000000 /dev/zero | tr '\\0' o; head -c 250000 /dev/zero | tr '\\0' e >&2; done";
     const result = await runToEnd(spec("large", ["/bin/sh", "-c", script]));
 
     assert.equal(result.exitCode, 0);

@@ -42,5 +42,7 @@ export function wrapEngineError(error: unknown, action: string, socketPath: stri
   if (isUnreachable(error)) {
     return new EngineUnavailableError(socketPath, { cause: error });
   }
-  return new DriverOperationError(`failed to ${action}: ${engineMessageOf(error)}`, statusCodeOf(error), { cause: error });
+  return new DriverOperationError(`failed to ${action}: ${engineMessageOf(error)}`, statusCodeOf(error), {
+    cause: error,
+  });
 }

@@ -39,7 +39,9 @@ export async function copyContainerLogs(docker: Docker, name: string, files: Log
 
   let source: NodeJS.ReadableStream & { destroy(error?: Error): void };
   try {
-    source = (await docker.getContainer(name).logs({ follow: true, stdout: true, stderr: true, since: 0 })) as typeof source;
+    source = (await docker
+      .getContainer(name)
+      .logs({ follow: true, stdout: true, stderr: true, since: 0 })) as typeof source;
   } catch (error) {
     stdoutFile.destroy();
     stderrFile.destroy();

@@ -43,7 +43,9 @@ describe("buildCreateOptions", () => {
     assert.equal(options.HostConfig?.NetworkMode, undefined);
     assert.equal(options.HostConfig?.AutoRemove, false);
     assert.deepEqual(options.HostConfig?.LogConfig, { Type: "json-file", Config: {} });
-    assert.deepEqual(options.HostConfig?.Mounts, [{ Type: "bind", Source: "/srv/shared", Target: "/shared", ReadOnly: false }]);
+    assert.deepEqual(options.HostConfig?.Mounts, [
+      { Type: "bind", Source: "/srv/shared", Target: "/shared", ReadOnly: false },
+    ]);
   });
 
   test("limits and GPUs become HostConfig fields", () => {
@@ -56,7 +58,9 @@ describe("buildCreateOptions", () => {
     assert.equal(options.HostConfig?.MemorySwap, 1 << 30);
     assert.equal(options.HostConfig?.CpusetCpus, "0-3,8");
     assert.equal(options.HostConfig?.CpusetMems, "0");
-    assert.deepEqual(options.HostConfig?.DeviceRequests, [{ Driver: "nvidia", DeviceIDs: ["2", "3"], Capabilities: [["gpu"]] }]);
+    assert.deepEqual(options.HostConfig?.DeviceRequests, [
+      { Driver: "nvidia", DeviceIDs: ["2", "3"], Capabilities: [["gpu"]] },
+    ]);
   });
 
   test("privileged wins over capAdd", () => {
@@ -124,7 +128,13 @@ describe("toContainerState", () => {
 
   test("exited container keeps exit code and OOM flag", () => {
     const state = toContainerState(
-      inspectInfo({ Status: "exited", Running: false, ExitCode: 137, OOMKilled: true, FinishedAt: "2025-01-01T00:01:00Z" }),
+      inspectInfo({
+        Status: "exited",
+        Running: false,
+        ExitCode: 137,
+        OOMKilled: true,
+        FinishedAt: "2025-01-01T00:01:00Z",
+      }),
     );
 
     assert.equal(state.exitCode, 137);

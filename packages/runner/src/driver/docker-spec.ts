@@ -73,9 +73,7 @@ function buildHostConfig(spec: TaskContainerSpec): HostConfig {
     hostConfig.CpusetMems = spec.cpusetMems;
   }
   if (spec.gpuIds.length > 0) {
-    hostConfig.DeviceRequests = [
-      { Driver: "nvidia", DeviceIDs: spec.gpuIds.map(String), Capabilities: [["gpu"]] },
-    ];
+    hostConfig.DeviceRequests = [{ Driver: "nvidia", DeviceIDs: spec.gpuIds.map(String), Capabilities: [["gpu"]] }];
   }
   if (spec.privileged) {
     hostConfig.Privileged = true;

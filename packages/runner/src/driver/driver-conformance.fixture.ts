@@ -293,11 +293,17 @@ export function runDriverConformance(
       const both = await driver.listContainers({ "kohakuriver.conformance": runId, role: "b" });
       const none = await driver.listContainers({ "kohakuriver.conformance": runId, role: "none" });
 
-      assert.deepEqual(onlyA.map((state) => state.name), [first.name]);
+      assert.deepEqual(
+        onlyA.map((state) => state.name),
+        [first.name],
+      );
       assert.equal(onlyA[0]?.status, "created");
       assert.equal(onlyA[0]?.exitCode, null);
       assert.equal(onlyA[0]?.startedAt, null);
-      assert.deepEqual(both.map((state) => state.name), [second.name]);
+      assert.deepEqual(
+        both.map((state) => state.name),
+        [second.name],
+      );
       assert.equal(both[0]?.exitCode, 0);
       assert.deepEqual(none, []);
     });

@@ -107,8 +107,14 @@ export class ContainerExistsError extends Error {
 /** The image is not present locally; the message names it and how to provide it. */
 export class ImageNotFoundError extends Error {
   override name = "ImageNotFoundError";
-  constructor(readonly image: string, detail?: string) {
-    super(detail ?? `image ${image} not found on this node. Build or load it there (for example with docker load) and retry`);
+  constructor(
+    readonly image: string,
+    detail?: string,
+  ) {
+    super(
+      detail ??
+        `image ${image} not found on this node. Build or load it there (for example with docker load) and retry`,
+    );
   }
 }
 
@@ -122,16 +128,26 @@ export class ContainerNotFoundError extends Error {
 /** No Docker Engine listens on the configured socket. */
 export class EngineUnavailableError extends Error {
   override name = "EngineUnavailableError";
-  constructor(readonly socketPath: string, options?: ErrorOptions) {
+  constructor(
+    readonly socketPath: string,
+    options?: ErrorOptions,
+  ) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : "";
-    super(`Docker Engine not reachable at ${socketPath}${reason}. Check that dockerd is running and the runner may use its socket`, options);
+    super(
+      `Docker Engine not reachable at ${socketPath}${reason}. Check that dockerd is running and the runner may use its socket`,
+      options,
+    );
   }
 }
 
 /** Any other failed engine call; the message names the operation and the container, image or network. */
 export class DriverOperationError extends Error {
   override name = "DriverOperationError";
-  constructor(message: string, readonly statusCode: number | null, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    readonly statusCode: number | null,
+    options?: ErrorOptions,
+  ) {
     super(message, options);
   }
 }

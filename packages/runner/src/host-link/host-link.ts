@@ -27,6 +27,7 @@ export class HostLink {
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
   private intervalMs: number;
+  private readonly stopping = new Set<string>();
   /** Set once registration succeeded; tests and `kohakuriver up` wait for it. */
   registered = false;
   private registeredWaiters: Array<() => void> = [];
@@ -71,9 +72,15 @@ export class HostLink {
           for (const resolve of this.registeredWaiters.splice(0)) resolve();
           return;
         }
-        logger.warn({ host: hostUrl, status: response.status, body: response.body }, describeRejection(response.status, "registration"));
+        logger.warn(
+          { host: hostUrl, status: response.status, body: response.body },
+          describeRejection(response.status, "registration"),
+        );
       } catch (error) {
-        logger.warn({ host: hostUrl, reason: describeNetworkError(error), attempt }, "cannot reach the host; will retry registration");
+        logger.warn(
+          { host: hostUrl, reason: describeNetworkError(error), attempt },
+          "cannot reach the host; will retry registration",
+        );
       }
       await sleep(backoffDelayMs(attempt, 1000, 30_000), this.abort.signal);
     }
@@ -86,7 +93,11 @@ export class HostLink {
     while (!this.abort.signal.aborted) {
       const started = Date.now();
       try {
-        const response = await this.post("PUT", `/api/heartbeat/${encodeURIComponent(nodeName)}`, await this.options.heartbeat());
+        const response = await this.post(
+          "PUT",
+          `/api/heartbeat/${encodeURIComponent(nodeName)}`,
+          await this.options.heartbeat(),
+        );
         if (response.status === 404) {
           logger.warn({ host: hostUrl }, "host does not know this node; registering again");
           return;
@@ -94,10 +105,13 @@ export class HostLink {
         if (response.status === 200) {
           if (failures > 0) logger.info({ host: hostUrl, failures }, "heartbeats reach the host again");
           failures = 0;
-          await this.stopUnexpectedTasks(response.body);
+          this.stopUnexpectedTasks(response.body);
         } else {
           failures += 1;
-          logger.warn({ host: hostUrl, status: response.status, body: response.body }, describeRejection(response.status, "heartbeat"));
+          logger.warn(
+            { host: hostUrl, status: response.status, body: response.body },
+            describeRejection(response.status, "heartbeat"),
+          );
         }
       } catch (error) {
         failures += 1;
@@ -110,14 +124,18 @@ export class HostLink {
     }
   }
 
-  private async stopUnexpectedTasks(body: unknown): Promise<void> {
+  /** Starts stopping the tasks the host no longer expects; never waits for Docker, so beats stay on time. */
+  private stopUnexpectedTasks(body: unknown): void {
     const parsed = HeartbeatResponseSchema.safeParse(body);
     if (!parsed.success) return;
     for (const { task_id: taskId, reason } of parsed.data.stop_tasks) {
+      if (this.stopping.has(taskId)) continue;
+      this.stopping.add(taskId);
       this.options.logger.warn({ taskId, reason }, "host does not expect this task; stopping it");
-      await this.options.stopTask(taskId, reason).catch((error: unknown) => {
-        this.options.logger.error({ err: error, taskId }, "cannot stop task");
-      });
+      this.options
+        .stopTask(taskId, reason)
+        .catch((error: unknown) => this.options.logger.error({ err: error, taskId }, "cannot stop task"))
+        .finally(() => this.stopping.delete(taskId));
     }
   }
 
@@ -130,6 +148,7 @@ export class HostLink {
 }
 
 function describeRejection(status: number, what: string): string {
-  if (status === 401) return `host rejected the ${what}: wrong or missing cluster token; set CLUSTER_TOKEN to the host's token`;
+  if (status === 401)
+    return `host rejected the ${what}: wrong or missing cluster token; set CLUSTER_TOKEN to the host's token`;
   return `host rejected the ${what}; will retry`;
 }

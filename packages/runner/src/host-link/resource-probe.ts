@@ -50,7 +50,8 @@ export class ResourceProbe {
       return gpus;
     } catch (error) {
       const message = (error as Error).message;
-      if (message !== this.lastGpuError) this.options.logger.warn({ reason: message }, "GPU probe failed; reporting no GPUs");
+      if (message !== this.lastGpuError)
+        this.options.logger.warn({ reason: message }, "GPU probe failed; reporting no GPUs");
       this.lastGpuError = message;
       return [];
     }

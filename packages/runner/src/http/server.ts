@@ -38,7 +38,7 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
     "/api/execute",
     { schema: { body: TaskExecuteRequestSchema, response: { 202: TaskExecuteResponseSchema, ...errors } } },
     async (request, reply) => {
-      const { alreadyAccepted } = executor.accept(request.body);
+      const { alreadyAccepted } = await executor.accept(request.body);
       return reply.status(202).send({
         message: alreadyAccepted ? "Task already accepted." : "Task accepted for launch",
         task_id: request.body.task_id,
@@ -47,24 +47,43 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
     },
   );
 
-  app.post("/api/kill", { schema: { body: TaskControlRequestSchema, response: { 200: MessageSchema, ...errors } } }, async (request) => {
-    const known = await executor.kill(request.body.task_id);
-    return { message: known ? `Task ${request.body.task_id} killed.` : `Task ${request.body.task_id} is not on this node; nothing to kill.` };
-  });
+  app.post(
+    "/api/kill",
+    { schema: { body: TaskControlRequestSchema, response: { 200: MessageSchema, ...errors } } },
+    async (request) => {
+      const known = await executor.kill(request.body.task_id);
+      return {
+        message: known
+          ? `Task ${request.body.task_id} killed.`
+          : `Task ${request.body.task_id} is not on this node; nothing to kill.`,
+      };
+    },
+  );
 
   for (const command of ["pause", "resume"] as const) {
-    app.post(`/api/${command}`, { schema: { body: TaskControlRequestSchema, response: { 200: MessageSchema, ...errors } } }, async (request) => {
-      const taskId = request.body.task_id;
-      const done = command === "pause" ? await executor.pause(taskId) : await executor.resume(taskId);
-      if (!done) throw new NotFoundError(`task ${taskId} is not running on node ${options.nodeName}`);
-      return { message: `Task ${taskId} ${command}d.` };
-    });
+    app.post(
+      `/api/${command}`,
+      { schema: { body: TaskControlRequestSchema, response: { 200: MessageSchema, ...errors } } },
+      async (request) => {
+        const taskId = request.body.task_id;
+        const done = command === "pause" ? await executor.pause(taskId) : await executor.resume(taskId);
+        if (!done) throw new NotFoundError(`task ${taskId} is not running on node ${options.nodeName}`);
+        return { message: `Task ${taskId} ${command}d.` };
+      },
+    );
   }
 
   app.get(
     "/api/tasks",
-    { schema: { response: { 200: z.array(z.object({ task_id: z.string(), phase: z.string(), finished: z.boolean() })) } } },
-    async () => state.list().map((entry) => ({ task_id: entry.task_id, phase: entry.phase, finished: entry.final_report !== null })),
+    {
+      schema: {
+        response: { 200: z.array(z.object({ task_id: z.string(), phase: z.string(), finished: z.boolean() })) },
+      },
+    },
+    async () =>
+      state
+        .list()
+        .map((entry) => ({ task_id: entry.task_id, phase: entry.phase, finished: entry.final_report !== null })),
   );
 
   app.get("/api/health", async () => ({ status: "ok", node: options.nodeName }));

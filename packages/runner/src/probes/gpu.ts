@@ -110,7 +110,9 @@ export function queryNvidiaGpus(options: GpuQueryOptions = {}): Promise<GpuInfo[
         return;
       }
       const output = (stderr.trim() || stdout.trim()).slice(0, 500);
-      const reason = error.killed ? `timed out after ${options.timeoutMs ?? 10_000} ms` : `exit code ${String(error.code)}`;
+      const reason = error.killed
+        ? `timed out after ${options.timeoutMs ?? 10_000} ms`
+        : `exit code ${String(error.code)}`;
       reject(new GpuProbeError(`${binary} failed: ${reason}${output === "" ? "" : `: ${output}`}`, { cause: error }));
     });
   });

@@ -15,7 +15,9 @@ describe("memory probe", () => {
   });
 
   test("old kernels without MemAvailable", () => {
-    const usage = parseMeminfo("MemTotal: 3000 kB\nMemFree: 1000 kB\nBuffers: 200 kB\nCached: 800 kB\nSwapCached: 5 kB\n");
+    const usage = parseMeminfo(
+      "MemTotal: 3000 kB\nMemFree: 1000 kB\nBuffers: 200 kB\nCached: 800 kB\nSwapCached: 5 kB\n",
+    );
 
     assert.equal(usage.availableBytes, 2000 * 1024);
     assert.equal(usage.percent, 33.3);

@@ -27,7 +27,9 @@ export function parseMeminfo(meminfo: string): MemoryUsage {
 
   const availableBytes =
     readKilobytes(meminfo, "MemAvailable") ??
-    (readKilobytes(meminfo, "MemFree") ?? 0) + (readKilobytes(meminfo, "Buffers") ?? 0) + (readKilobytes(meminfo, "Cached") ?? 0);
+    (readKilobytes(meminfo, "MemFree") ?? 0) +
+      (readKilobytes(meminfo, "Buffers") ?? 0) +
+      (readKilobytes(meminfo, "Cached") ?? 0);
   const usedBytes = Math.max(totalBytes - availableBytes, 0);
   return {
     totalBytes,

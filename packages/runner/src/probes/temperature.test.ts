@@ -68,7 +68,10 @@ describe("temperature probe", () => {
   });
 
   test("no sensors gives null", async () => {
-    const summary = await readTemperatures({ thermal: join(root, "absent-thermal"), hwmon: join(root, "absent-hwmon") });
+    const summary = await readTemperatures({
+      thermal: join(root, "absent-thermal"),
+      hwmon: join(root, "absent-hwmon"),
+    });
 
     assert.equal(summary, null);
   });

@@ -1,15 +1,20 @@
 /**
- * The runner's durable record of its tasks, in one JSON file written atomically on every change.
+ * The runner's durable record of its tasks, in one JSON file replaced atomically.
  *
  * A task enters the file before the runner acknowledges its dispatch and leaves it only after the host
  * has acknowledged the task's final status, so a runner killed at any moment neither forgets a task it
  * accepted nor loses a result it has not delivered.
+ *
+ * Changes apply to memory at once; the returned promise resolves when they are on disk. Writes are grouped:
+ * changes made while a write is in progress go to disk together in the next one, so a burst of task starts
+ * costs a few fsyncs instead of one each, and the event loop never blocks on the disk.
  */
 
 import { readFileSync } from "node:fs";
+import { mkdir, open, rename } from "node:fs/promises";
+import { dirname } from "node:path";
 
 import type { ParsedTaskExecuteRequest, TaskStatusUpdate } from "@kohakuriver/api";
-import { writeFileAtomic } from "@kohakuriver/common";
 
 export interface TaskEntry {
   task_id: string;
@@ -33,6 +38,8 @@ interface StateFile {
 
 export class RunnerState {
   private readonly tasks = new Map<string, TaskEntry>();
+  private writing: Promise<void> | null = null;
+  private nextWrite: Promise<void> | null = null;
 
   constructor(private readonly path: string) {}
 
@@ -49,7 +56,9 @@ export class RunnerState {
     try {
       parsed = JSON.parse(text) as StateFile;
     } catch (error) {
-      throw new Error(`runner state file ${this.path} is not valid JSON (${(error as Error).message}); move it away to start empty`);
+      throw new Error(
+        `runner state file ${this.path} is not valid JSON (${(error as Error).message}); move it away to start empty`,
+      );
     }
     for (const entry of Object.values(parsed.tasks ?? {})) this.tasks.set(entry.task_id, entry);
   }
@@ -66,27 +75,64 @@ export class RunnerState {
     return [...this.tasks.keys()];
   }
 
-  /** Stores a new or changed entry and writes the file before returning. */
-  put(entry: TaskEntry): void {
+  /** Stores a new or changed entry; resolves once it is on disk. */
+  put(entry: TaskEntry): Promise<void> {
     this.tasks.set(entry.task_id, entry);
-    this.save();
+    return this.save();
   }
 
-  update(taskId: string, change: Partial<TaskEntry>): TaskEntry | undefined {
+  /** Changes an entry in memory at once and returns it; `persisted` resolves once the change is on disk. */
+  update(taskId: string, change: Partial<TaskEntry>): { entry: TaskEntry | undefined; persisted: Promise<void> } {
     const entry = this.tasks.get(taskId);
-    if (entry === undefined) return undefined;
+    if (entry === undefined) return { entry: undefined, persisted: Promise.resolve() };
     const updated = { ...entry, ...change };
     this.tasks.set(taskId, updated);
-    this.save();
-    return updated;
+    return { entry: updated, persisted: this.save() };
   }
 
-  remove(taskId: string): void {
-    if (this.tasks.delete(taskId)) this.save();
+  remove(taskId: string): Promise<void> {
+    return this.tasks.delete(taskId) ? this.save() : Promise.resolve();
   }
 
-  private save(): void {
-    const file: StateFile = { version: 1, tasks: Object.fromEntries(this.tasks) };
-    writeFileAtomic(this.path, JSON.stringify(file), 0o600);
+  /** Resolves when every change made so far is on disk. */
+  flushed(): Promise<void> {
+    return this.nextWrite ?? this.writing ?? Promise.resolve();
+  }
+
+  private save(): Promise<void> {
+    if (this.writing === null) {
+      this.writing = this.write().finally(() => {
+        this.writing = null;
+      });
+      return this.writing;
+    }
+    // A write is in progress with older content: one more write, shared by every change until it starts.
+    this.nextWrite ??= this.writing.then(() => {
+      this.nextWrite = null;
+      return this.save();
+    });
+    return this.nextWrite;
+  }
+
+  private async write(): Promise<void> {
+    const content = JSON.stringify({ version: 1, tasks: Object.fromEntries(this.tasks) } satisfies StateFile);
+    await mkdir(dirname(this.path), { recursive: true });
+    const temporary = `${this.path}.tmp`;
+    const handle = await open(temporary, "w", 0o600);
+    try {
+      await handle.writeFile(content);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, this.path);
+
+    // The rename itself must reach the disk too, or a power loss could bring back the old file.
+    const directory = await open(dirname(this.path), "r");
+    try {
+      await directory.sync();
+    } finally {
+      await directory.close();
+    }
   }
 }

@@ -22,7 +22,10 @@ export interface ContainerSpecContext {
   numaTopology: NumaTopology | null;
 }
 
-export function buildTaskContainerSpec(request: ParsedTaskExecuteRequest, context: ContainerSpecContext): TaskContainerSpec {
+export function buildTaskContainerSpec(
+  request: ParsedTaskExecuteRequest,
+  context: ContainerSpecContext,
+): TaskContainerSpec {
   const { config } = context;
   const env: Record<string, string> = {
     ...request.env_vars,

@@ -17,16 +17,20 @@ export function finalStatusOf(ending: ContainerEnding): { status: TaskStatus; me
   if (ending.killRequested) return { status: "killed", message: "Killed on request." };
 
   if (ending.oomKilled) {
-    const limit = ending.memoryLimitBytes === null ? "its memory limit" : `its memory limit of ${ending.memoryLimitBytes} bytes`;
+    const limit =
+      ending.memoryLimitBytes === null ? "its memory limit" : `its memory limit of ${ending.memoryLimitBytes} bytes`;
     return { status: "killed_oom", message: `Out of memory: the task exceeded ${limit} and was killed.` };
   }
-  if (ending.startError !== "") return { status: "failed", message: `The container could not start: ${ending.startError}` };
+  if (ending.startError !== "")
+    return { status: "failed", message: `The container could not start: ${ending.startError}` };
   if (ending.exitCode === 0) return { status: "completed", message: null };
 
   const hint = ending.lastStderrLine === null ? "" : ` Last stderr line: ${ending.lastStderrLine.slice(0, 500)}`;
   if (ending.exitCode === 143) return { status: "failed", message: `Terminated by SIGTERM (exit code 143).${hint}` };
-  if (ending.exitCode === 137) return { status: "failed", message: `Killed by SIGKILL (exit code 137), not by the memory limit.${hint}` };
+  if (ending.exitCode === 137)
+    return { status: "failed", message: `Killed by SIGKILL (exit code 137), not by the memory limit.${hint}` };
   if (ending.exitCode === 127) return { status: "failed", message: `Command not found (exit code 127).${hint}` };
-  if (ending.exitCode === null) return { status: "failed", message: `The container ended without an exit code.${hint}` };
+  if (ending.exitCode === null)
+    return { status: "failed", message: `The container ended without an exit code.${hint}` };
   return { status: "failed", message: `Exited with code ${ending.exitCode}.${hint}` };
 }

@@ -13,7 +13,11 @@ export async function readLastLine(path: string): Promise<string | null> {
     const length = Math.min(size, 4096);
     const buffer = Buffer.alloc(length);
     await handle.read(buffer, 0, length, size - length);
-    const lines = buffer.toString("utf8").split("\n").map((line) => line.trim()).filter((line) => line !== "");
+    const lines = buffer
+      .toString("utf8")
+      .split("\n")
+      .map((line) => line.trim())
+      .filter((line) => line !== "");
     return lines[lines.length - 1] ?? null;
   } finally {
     await handle.close();

@@ -68,8 +68,11 @@ export class StatusReporter {
 
   private async deliver(entry: TaskEntry): Promise<boolean> {
     const { state, logger } = this.options;
-    const report: TaskStatusUpdate & { task_id: string } =
-      entry.final_report ?? { task_id: entry.task_id, status: "running", started_at: entry.started_at };
+    const report: TaskStatusUpdate & { task_id: string } = entry.final_report ?? {
+      task_id: entry.task_id,
+      status: "running",
+      started_at: entry.started_at,
+    };
 
     try {
       const response = await clusterRequest("POST", `${this.options.hostUrl}/api/update`, report, {
@@ -81,20 +84,30 @@ export class StatusReporter {
         return false;
       }
       if (response.status >= 500) {
-        logger.warn({ taskId: entry.task_id, status: response.status }, "host failed to store a status report; will retry");
+        logger.warn(
+          { taskId: entry.task_id, status: response.status },
+          "host failed to store a status report; will retry",
+        );
         return false;
       }
       // 2xx (applied or ignored) and 4xx (the host cannot use it) both end the report: retrying would not help.
       if (response.status >= 400) {
-        logger.warn({ taskId: entry.task_id, status: response.status, body: response.body }, "host rejected a status report");
+        logger.warn(
+          { taskId: entry.task_id, status: response.status, body: response.body },
+          "host rejected a status report",
+        );
       }
     } catch (error) {
-      logger.warn({ taskId: entry.task_id, reason: describeNetworkError(error) }, "cannot reach the host; will retry the status report");
+      logger.warn(
+        { taskId: entry.task_id, reason: describeNetworkError(error) },
+        "cannot reach the host; will retry the status report",
+      );
       return false;
     }
 
     if (entry.final_report !== null) {
-      state.remove(entry.task_id);
+      // Not awaited: if this removal is lost in a crash, the report is sent again and the host ignores it.
+      void state.remove(entry.task_id);
       logger.debug({ taskId: entry.task_id, status: entry.final_report.status }, "final status delivered");
       this.options.onDelivered?.(entry.task_id);
     } else {

@@ -15,7 +15,7 @@ import {
   type ParsedTaskExecuteRequest,
   type TaskStatus,
 } from "@kohakuriver/api";
-import type { Logger } from "@kohakuriver/common";
+import { Semaphore, type Logger } from "@kohakuriver/common";
 
 import type { RunnerConfig } from "../config.js";
 import { ContainerExistsError, ImageNotFoundError, type ContainerState, type WorkloadDriver } from "../driver/types.js";
@@ -36,18 +36,31 @@ export interface TaskExecutorOptions {
   numaTopology: NumaTopology | null;
 }
 
+/**
+ * Containers created and started at the same time. More would only queue inside the Docker Engine while
+ * slowing everything else the runner does (heartbeats among them) on a busy node.
+ */
+const MAX_CONCURRENT_STARTS = 4;
+
 export class TaskExecutor {
   /** Tasks with a supervising loop in this process. */
   private readonly supervised = new Set<string>();
+  private readonly starts = new Semaphore(MAX_CONCURRENT_STARTS);
 
   constructor(private readonly options: TaskExecutorOptions) {}
 
-  /** Records the task and starts it in the background; returns whether the id was already known. */
-  accept(request: ParsedTaskExecuteRequest): { alreadyAccepted: boolean } {
+  /**
+   * Records the task on disk, then starts it in the background; resolves (to whether the id was already
+   * known) only once the record is durable, so an acknowledged dispatch is never forgotten.
+   */
+  async accept(request: ParsedTaskExecuteRequest): Promise<{ alreadyAccepted: boolean }> {
     const { state, logger } = this.options;
-    if (state.get(request.task_id) !== undefined) return { alreadyAccepted: true };
+    if (state.get(request.task_id) !== undefined) {
+      await state.flushed();
+      return { alreadyAccepted: true };
+    }
 
-    state.put({
+    await state.put({
       task_id: request.task_id,
       container_name: taskContainerName(request.task_id),
       request,
@@ -73,12 +86,15 @@ export class TaskExecutor {
   /** Adopts containers of this node that carry a task id but have no state entry (their record was lost). */
   async adoptOrphans(): Promise<number> {
     const { driver, state, nodeName, logger } = this.options;
-    const containers = await driver.listContainers({ "kohakuriver.node": nodeName, "kohakuriver.task_type": "command" });
+    const containers = await driver.listContainers({
+      "kohakuriver.node": nodeName,
+      "kohakuriver.task_type": "command",
+    });
     let adopted = 0;
     for (const container of containers) {
       const taskId = container.labels["kohakuriver.task_id"];
       if (taskId === undefined || state.get(taskId) !== undefined) continue;
-      state.put({
+      await state.put({
         task_id: taskId,
         container_name: container.name,
         request: null,
@@ -104,7 +120,8 @@ export class TaskExecutor {
       await driver.removeContainer(taskContainerName(taskId));
       return false;
     }
-    state.update(taskId, { kill_requested: true });
+    if (entry.final_report !== null) return true;
+    await state.update(taskId, { kill_requested: true }).persisted;
     logger.info({ taskId }, "killing task");
     await driver.killContainer(entry.container_name);
     await this.waitUntilFinished(taskId, 10_000);
@@ -129,7 +146,9 @@ export class TaskExecutor {
     if (this.supervised.has(taskId)) return;
     this.supervised.add(taskId);
     void this.runToCompletion(taskId)
-      .catch((error: unknown) => this.recordFailure(taskId, `Task execution failed on the runner: ${(error as Error).message}`))
+      .catch((error: unknown) =>
+        this.recordFailure(taskId, `Task execution failed on the runner: ${(error as Error).message}`),
+      )
       .finally(() => this.supervised.delete(taskId));
   }
 
@@ -141,22 +160,30 @@ export class TaskExecutor {
     const existing = await driver.inspectContainer(entry.container_name);
     if (entry.phase === "accepted") {
       if (existing !== null && hasEverStarted(existing)) {
-        entry = state.update(taskId, { phase: "started", started_at: existing.startedAt }) ?? entry;
+        entry = state.update(taskId, { phase: "started", started_at: existing.startedAt }).entry ?? entry;
       } else {
-        const started = await this.startContainer(entry, existing);
+        const accepted = entry;
+        const started = await this.starts.run(() => this.startContainer(accepted, existing));
         if (!started) return;
         entry = state.get(taskId) ?? entry;
       }
       this.options.reporter.kick();
     } else if (existing === null) {
       // The state says it ran, but the container is gone: someone removed it while the runner was down.
-      this.recordFinal(entry, { status: "failed", exit_code: null, message: "The task's container disappeared from the node." });
+      await this.recordFinal(entry, {
+        status: "failed",
+        exit_code: null,
+        message: "The task's container disappeared from the node.",
+      });
       return;
     }
 
     if (entry.kill_requested) await driver.killContainer(entry.container_name);
     const files = this.logFiles(taskId);
-    const [exitCode] = await Promise.all([driver.waitContainer(entry.container_name), driver.captureLogs(entry.container_name, files)]);
+    const [exitCode] = await Promise.all([
+      driver.waitContainer(entry.container_name),
+      driver.captureLogs(entry.container_name, files),
+    ]);
     const final = await driver.inspectContainer(entry.container_name);
     const current = state.get(taskId);
     if (current === undefined) return;
@@ -169,7 +196,12 @@ export class TaskExecutor {
       startError: final?.error ?? "",
       lastStderrLine: await readLastLine(files.stderrPath),
     });
-    this.recordFinal(current, { status: ending.status, exit_code: final?.exitCode ?? exitCode, message: ending.message, finishedAt: final?.finishedAt });
+    await this.recordFinal(current, {
+      status: ending.status,
+      exit_code: final?.exitCode ?? exitCode,
+      message: ending.message,
+      finishedAt: final?.finishedAt,
+    });
     await driver.removeContainer(entry.container_name).catch((error: unknown) => {
       logger.warn({ err: error, taskId }, "cannot remove finished container");
     });
@@ -182,10 +214,12 @@ export class TaskExecutor {
 
     if (existing === null) {
       try {
-        await driver.createContainer(buildTaskContainerSpec(entry.request, { config, nodeName, network, numaTopology }));
+        await driver.createContainer(
+          buildTaskContainerSpec(entry.request, { config, nodeName, network, numaTopology }),
+        );
       } catch (error) {
         if (error instanceof ImageNotFoundError) {
-          this.recordFinal(entry, {
+          await this.recordFinal(entry, {
             status: "failed",
             exit_code: null,
             message: `Image ${error.image} not found on node ${nodeName}; build or load it there (scripts/build-base-image.sh builds the default one).`,
@@ -203,7 +237,7 @@ export class TaskExecutor {
       logger.warn({ taskId: entry.task_id, err: error }, "container failed to start");
       state.update(entry.task_id, { phase: "started", started_at: startedAt });
       const failedContainer = await driver.inspectContainer(entry.container_name);
-      this.recordFinal(entry, {
+      await this.recordFinal(entry, {
         status: "failed",
         exit_code: failedContainer?.exitCode ?? null,
         message: `The container could not start: ${(error as Error).message}`,
@@ -211,16 +245,25 @@ export class TaskExecutor {
       await driver.removeContainer(entry.container_name);
       return false;
     }
-    state.update(entry.task_id, { phase: "started", started_at: startedAt });
+    // Docker's own start time is what users compare with; fall back to ours if it cannot be read.
+    const started = await driver.inspectContainer(entry.container_name).catch(() => null);
+    const dockerStartedAt = started !== null && hasEverStarted(started) ? started.startedAt : null;
+    state.update(entry.task_id, { phase: "started", started_at: dockerStartedAt ?? startedAt });
     logger.info({ taskId: entry.task_id, container: entry.container_name }, "task started");
     return true;
   }
 
-  private recordFinal(
+  /** Stores the final status durably (the container is removed only after this) and wakes the reporter. */
+  private async recordFinal(
     entry: TaskEntry,
-    result: { status: TaskStatus; exit_code: number | null; message: string | null; finishedAt?: string | null | undefined },
-  ): void {
-    this.options.state.update(entry.task_id, {
+    result: {
+      status: TaskStatus;
+      exit_code: number | null;
+      message: string | null;
+      finishedAt?: string | null | undefined;
+    },
+  ): Promise<void> {
+    const { persisted } = this.options.state.update(entry.task_id, {
       final_report: {
         task_id: entry.task_id,
         status: result.status,
@@ -230,15 +273,19 @@ export class TaskExecutor {
         completed_at: result.finishedAt ?? new Date().toISOString(),
       },
     });
-    this.options.logger.info({ taskId: entry.task_id, status: result.status, exitCode: result.exit_code }, "task finished");
+    await persisted;
+    this.options.logger.info(
+      { taskId: entry.task_id, status: result.status, exitCode: result.exit_code },
+      "task finished",
+    );
     this.options.reporter.kick();
   }
 
-  private recordFailure(taskId: string, message: string): void {
+  private async recordFailure(taskId: string, message: string): Promise<void> {
     const entry = this.options.state.get(taskId);
     this.options.logger.error({ taskId, message }, "task failed on the runner");
     if (entry === undefined || entry.final_report !== null) return;
-    this.recordFinal(entry, { status: "failed", exit_code: null, message });
+    await this.recordFinal(entry, { status: "failed", exit_code: null, message });
   }
 
   private logFiles(taskId: string): { stdoutPath: string; stderrPath: string } {

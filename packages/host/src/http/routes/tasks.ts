@@ -52,7 +52,14 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
 
   app.get(
     "/api/status/:task_id",
-    { schema: { tags: ["tasks"], summary: "Get one task", params: TaskIdParamsSchema, response: { 200: TaskResponseSchema, ...errors } } },
+    {
+      schema: {
+        tags: ["tasks"],
+        summary: "Get one task",
+        params: TaskIdParamsSchema,
+        response: { 200: TaskResponseSchema, ...errors },
+      },
+    },
     async (request) => toTaskResponse(await tasks.get(request.params.task_id)),
   );
 
@@ -94,7 +101,8 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
       },
       async (request, reply) => {
         const task = await tasks.get(request.params.task_id);
-        if (task.task_type === "vps") throw new InvalidInputError(`task ${task.task_id} is a VPS; VPS sessions have no ${stream} log`);
+        if (task.task_type === "vps")
+          throw new InvalidInputError(`task ${task.task_id} is a VPS; VPS sessions have no ${stream} log`);
         const path = stream === "stdout" ? task.stdout_path : task.stderr_path;
         const text = await readLogTail(path, request.query.lines);
         return reply.type("text/plain; charset=utf-8").send(text);
@@ -104,7 +112,14 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
 
   app.post(
     "/api/kill/:task_id",
-    { schema: { tags: ["tasks"], summary: "Kill a task", params: TaskIdParamsSchema, response: { 202: MessageSchema, ...errors } } },
+    {
+      schema: {
+        tags: ["tasks"],
+        summary: "Kill a task",
+        params: TaskIdParamsSchema,
+        response: { 202: MessageSchema, ...errors },
+      },
+    },
     async (request, reply) => reply.status(202).send({ message: await tasks.kill(request.params.task_id) }),
   );
 
