@@ -1,0 +1,82 @@
+/**
+ * Runs the benchmarks and prints one table. Usage (from the repository root, after setup):
+ *   node --conditions=source --import tsx bench/run.ts [--samples 50] [--nodes 1000] [--tasks 10000] [--only latency|throughput]
+ */
+
+import { cpus, totalmem } from "node:os";
+import { parseArgs } from "node:util";
+
+import { measureLatency, summarize } from "./latency.js";
+import { formatMs, formatRatio, printTable } from "./stats.js";
+import { measureThroughput } from "./throughput.js";
+
+const { values } = parseArgs({
+  options: {
+    samples: { type: "string", default: "50" },
+    nodes: { type: "string", default: "1000" },
+    tasks: { type: "string", default: "10000" },
+    only: { type: "string" },
+  },
+});
+
+const log = (line: string): void => console.error(line);
+const rows: string[][] = [];
+
+console.log(
+  `machine: ${cpus().length} x ${cpus()[0]?.model ?? "unknown CPU"}, ${(totalmem() / 1e9).toFixed(1)} GB memory, Node.js ${process.version}`,
+);
+
+if (values.only === undefined || values.only === "latency") {
+  const latency = await measureLatency(Number(values.samples), log);
+  const ours = summarize(latency.submitToRunning);
+  const direct = summarize(latency.directCreateStart);
+  const endToEnd = summarize(latency.endToEnd);
+  const dockerRun = summarize(latency.dockerRunRm);
+  rows.push(
+    [
+      "submit→running (median)",
+      formatMs(ours.median),
+      `create+start via Engine API ${formatMs(direct.median)}`,
+      formatRatio(ours.median / direct.median),
+      "≤ 1.25x",
+    ],
+    [
+      "submit→running (p95)",
+      formatMs(ours.p95),
+      `create+start via Engine API ${formatMs(direct.p95)}`,
+      formatRatio(ours.p95 / direct.p95),
+      "",
+    ],
+    [
+      "echo end to end (median)",
+      formatMs(endToEnd.median),
+      `docker run --rm ${formatMs(dockerRun.median)}`,
+      formatRatio(endToEnd.median / dockerRun.median),
+      "≤ 1.25x",
+    ],
+    [
+      "echo end to end (p95)",
+      formatMs(endToEnd.p95),
+      `docker run --rm ${formatMs(dockerRun.p95)}`,
+      formatRatio(endToEnd.p95 / dockerRun.p95),
+      "",
+    ],
+  );
+}
+
+if (values.only === undefined || values.only === "throughput") {
+  const throughput = await measureThroughput(Number(values.nodes), Number(values.tasks), log);
+  rows.push(
+    [
+      `accepted submissions/s (${throughput.nodes} nodes)`,
+      throughput.submissionsPerSecond.toFixed(0),
+      "",
+      "",
+      "≥ 2000/s",
+    ],
+    [`placements/s (${throughput.nodes} nodes)`, throughput.placementsPerSecond.toFixed(0), "", "", "≥ 1000/s"],
+  );
+}
+
+console.log();
+printTable(["measure", "KohakuRiver", "baseline (same run)", "ratio", "target"], rows);

@@ -1,0 +1,306 @@
+/**
+ * Test bed for end-to-end tests: a host and runners as separate `kohakuriver` processes on loopback, with
+ * their own temp directories, ports and node names, driven through the real CLI and the real Docker Engine.
+ * Everything started here is stopped in `cleanup()`: processes, and every container labelled with one of
+ * this cluster's node names.
+ */
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { HostClient, type TaskResponse } from "@kohakuriver/api";
+import Docker from "dockerode";
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const CLI = join(REPO_ROOT, "packages/cli/bin/kohakuriver.js");
+export const docker = new Docker({ socketPath: process.env.KOHAKURIVER_TEST_DOCKER_SOCKET ?? "/var/run/docker.sock" });
+
+export const FINISHED = new Set(["completed", "failed", "killed", "killed_oom", "lost", "stopped", "rejected"]);
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ClusterOptions {
+  /** Extra host.toml keys. */
+  host?: Record<string, unknown>;
+  /** Extra runner.toml keys, applied to every runner. */
+  runner?: Record<string, unknown>;
+}
+
+interface DaemonProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+export class TestCluster {
+  readonly dir = mkdtempSync(join(tmpdir(), "kr-e2e-"));
+  readonly id = Math.random().toString(36).slice(2, 8);
+  hostPort = 0;
+  client!: HostClient;
+  private hostProcess: DaemonProcess | null = null;
+  private readonly runners = new Map<string, DaemonProcess>();
+  private readonly nodeNames = new Set<string>();
+
+  constructor(private readonly options: ClusterOptions = {}) {}
+
+  get sharedDir(): string {
+    return join(this.dir, "shared");
+  }
+
+  nodeName(index = 0): string {
+    return `e2e-${this.id}-${index}`;
+  }
+
+  async startHost(): Promise<void> {
+    if (this.hostPort === 0) this.hostPort = await freePort();
+    const config = {
+      HOST_BIND_IP: "127.0.0.1",
+      HOST_PORT: this.hostPort,
+      HOST_SSH_PROXY_PORT: await freePort(),
+      DB_FILE: join(this.dir, "host", "kohakuriver.db"),
+      SHARED_DIR: this.sharedDir,
+      HEARTBEAT_INTERVAL_SECONDS: 1,
+      HEARTBEAT_TIMEOUT_FACTOR: 4,
+      CLEANUP_CHECK_INTERVAL_SECONDS: 0.5,
+      LOG_LEVEL: "debug",
+      ...this.options.host,
+    };
+    const file = join(this.dir, "host.toml");
+    writeFileSync(file, toToml(config));
+    this.hostProcess = this.spawnDaemon(["host", "--config", file], join(this.dir, "host.log"));
+    this.client = new HostClient({ baseUrl: `http://127.0.0.1:${this.hostPort}`, timeoutMs: 15_000 });
+    await waitFor(
+      async () => {
+        await this.client.request("GET", "/api/version");
+        return true;
+      },
+      20_000,
+      "host did not answer",
+    );
+  }
+
+  async startRunner(index = 0, extra: Record<string, unknown> = {}): Promise<string> {
+    const name = this.nodeName(index);
+    this.nodeNames.add(name);
+    const portFile = join(this.dir, `runner-${index}.port`);
+    let port: number;
+    try {
+      port = Number(readFileSync(portFile, "utf8"));
+    } catch {
+      port = await freePort();
+      writeFileSync(portFile, String(port));
+    }
+    const config = {
+      RUNNER_BIND_IP: "127.0.0.1",
+      RUNNER_PORT: port,
+      RUNNER_HOSTNAME: name,
+      HOST_ADDRESS: "127.0.0.1",
+      HOST_PORT: this.hostPort,
+      SHARED_DIR: this.sharedDir,
+      LOCAL_TEMP_DIR: join(this.dir, `local-${index}`),
+      RUNNER_STATE_DIR: join(this.dir, `state-${index}`),
+      CLUSTER_TOKEN_FILE: join(this.dir, "host", "cluster-token"),
+      HEARTBEAT_INTERVAL_SECONDS: 1,
+      LOG_LEVEL: "debug",
+      ...this.options.runner,
+      ...extra,
+    };
+    const file = join(this.dir, `runner-${index}.toml`);
+    writeFileSync(file, toToml(config));
+    this.runners.set(name, this.spawnDaemon(["runner", "--config", file], join(this.dir, `runner-${index}.log`)));
+    await this.waitForNode(name, "online");
+    return name;
+  }
+
+  async waitForNode(name: string, status: "online" | "offline", timeoutMs = 20_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const nodes = await this.client.listNodes();
+        return nodes.some((node) => node.hostname === name && node.status === status);
+      },
+      timeoutMs,
+      `node ${name} did not become ${status}`,
+    );
+  }
+
+  /** Sends a signal to the host process and waits for it to exit. */
+  async killHost(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const daemon = this.hostProcess;
+    this.hostProcess = null;
+    if (daemon === null) return;
+    daemon.child.kill(signal);
+    await daemon.exited;
+  }
+
+  async killRunner(index = 0, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const daemon = this.runners.get(this.nodeName(index));
+    this.runners.delete(this.nodeName(index));
+    if (daemon === undefined) return;
+    daemon.child.kill(signal);
+    await daemon.exited;
+  }
+
+  /** Sends a signal to a runner without waiting (SIGSTOP and SIGCONT freeze and thaw it). */
+  signalRunner(index: number, signal: NodeJS.Signals): void {
+    this.runners.get(this.nodeName(index))?.child.kill(signal);
+  }
+
+  /** Runs the real CLI against this cluster's host. */
+  cli(args: string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+    return runCli(args, {
+      env: {
+        KOHAKURIVER_HOST: "127.0.0.1",
+        KOHAKURIVER_PORT: String(this.hostPort),
+        KOHAKURIVER_HOME: join(this.dir, "home"),
+        ...options.env,
+      },
+      timeoutMs: options.timeoutMs ?? 60_000,
+    });
+  }
+
+  async waitForStatus(taskId: string, statuses: string | string[], timeoutMs = 60_000): Promise<TaskResponse> {
+    const wanted = new Set(Array.isArray(statuses) ? statuses : [statuses]);
+    let last: TaskResponse | undefined;
+    await waitFor(
+      async () => {
+        last = await this.client.getTask(taskId);
+        return wanted.has(last.status);
+      },
+      timeoutMs,
+      () =>
+        `task ${taskId} did not reach ${[...wanted].join("/")}; it is ${last?.status ?? "unknown"} (${last?.error_message ?? ""})`,
+    );
+    return last as TaskResponse;
+  }
+
+  /** Containers of this cluster's nodes, optionally for one task id. */
+  async containers(taskId?: string): Promise<Docker.ContainerInfo[]> {
+    const all: Docker.ContainerInfo[] = [];
+    for (const name of this.nodeNames) {
+      const filters: Record<string, string[]> = { label: [`kohakuriver.node=${name}`] };
+      if (taskId !== undefined) filters.label?.push(`kohakuriver.task_id=${taskId}`);
+      all.push(...(await docker.listContainers({ all: true, filters })));
+    }
+    return all;
+  }
+
+  async cleanup(): Promise<void> {
+    for (const index of [...this.runners.keys()].map((name) => Number(name.split("-").pop()))) {
+      await this.killRunner(index, "SIGKILL");
+    }
+    await this.killHost("SIGKILL");
+    for (const container of await this.containers()) {
+      await docker
+        .getContainer(container.Id)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+    if (process.env.KOHAKURIVER_TEST_KEEP !== "1") rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The last lines of a daemon's log, for failure messages. */
+  logTail(name: "host" | `runner-${number}`, lines = 40): string {
+    try {
+      return readFileSync(join(this.dir, `${name}.log`), "utf8")
+        .split("\n")
+        .slice(-lines)
+        .join("\n");
+    } catch {
+      return "";
+    }
+  }
+
+  private spawnDaemon(args: string[], logFile: string): DaemonProcess {
+    const log = createWriteStream(logFile, { flags: "a" });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, KOHAKURIVER_HOME: join(this.dir, "home") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
+    return { child, exited };
+  }
+}
+
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CliResult> {
+  return new Promise((resolveResult, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: "1", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`kohakuriver ${args.join(" ")} timed out; stdout: ${stdout} stderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolveResult({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+export async function waitFor(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  message: string | (() => string),
+  intervalMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolveSleep) => setTimeout(resolveSleep, intervalMs));
+  }
+  const text = typeof message === "string" ? message : message();
+  throw new Error(
+    `${text} within ${timeoutMs} ms${lastError === undefined ? "" : ` (last error: ${String(lastError)})`}`,
+  );
+}
+
+function toToml(values: Record<string, unknown>): string {
+  return Object.entries(values)
+    .map(([key, value]) => `${key} = ${JSON.stringify(value)}`)
+    .join("\n");
+}
+
+/** True when the tests must not skip for a missing Docker Engine. */
+export const IN_CI = process.env.CI === "true";
+
+export async function dockerAvailable(): Promise<boolean> {
+  try {
+    await docker.ping();
+    return true;
+  } catch {
+    return false;
+  }
+}
