@@ -5,8 +5,8 @@
  * through the runner API with the cluster token; one small HTTP server in this process answers every
  * node's dispatches with 202, as a runner that accepts everything would.
  *
- * 1. With the nodes registered but not yet schedulable (no heartbeat), N submissions are sent with 64 in
- *    flight; all of them stay pending. Accepted submissions per second = N / wall time.
+ * 1. With the nodes registered but not yet schedulable (no heartbeat), N submissions are sent over 32
+ *    keep-alive connections; all of them stay pending. Accepted submissions per second = N / wall time.
  * 2. One heartbeat per node makes the nodes schedulable; placements per second = N / time from the first
  *    heartbeat until all N tasks are `assigning`. Sending the heartbeats is inside that interval.
  */
@@ -17,6 +17,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
 import { TestCluster } from "../test/e2e/harness.js";
+import { postMany } from "./http-load.js";
 
 export interface ThroughputResult {
   nodes: number;
@@ -62,15 +63,10 @@ export async function measureThroughput(
     });
     log(`throughput: ${nodeCount} simulated nodes registered`);
 
-    const submitStarted = performance.now();
-    await inParallel(
-      Array.from({ length: taskCount }, (_, index) => index),
-      64,
-      async () => {
-        await call(base, undefined, "POST", "/api/submit", { command: "true", shell: false, required_cores: 1 });
-      },
-    );
-    const submitSeconds = (performance.now() - submitStarted) / 1000;
+    const submission = JSON.stringify({ command: "true", shell: false, required_cores: 1 });
+    const load = await postMany(cluster.hostPort, "/api/submit", submission, taskCount, 32);
+    if (load.failed > 0) throw new Error(`${load.failed} submissions failed, first: ${load.firstError}`);
+    const submitSeconds = load.seconds;
     log(`throughput: ${taskCount} submissions accepted in ${submitSeconds.toFixed(2)} s`);
 
     const placeStarted = performance.now();

@@ -203,10 +203,18 @@ export class TestCluster {
   }
 
   async cleanup(): Promise<void> {
-    for (const index of [...this.runners.keys()].map((name) => Number(name.split("-").pop()))) {
-      await this.killRunner(index, "SIGKILL");
-    }
-    await this.killHost("SIGKILL");
+    // SIGTERM first, so that profiles and logs are written; SIGKILL whatever has not exited after 5 s.
+    const daemons = [...this.runners.values(), ...(this.hostProcess === null ? [] : [this.hostProcess])];
+    this.runners.clear();
+    this.hostProcess = null;
+    for (const daemon of daemons) daemon.child.kill("SIGTERM");
+    await Promise.all(
+      daemons.map(async (daemon) => {
+        const timer = setTimeout(() => daemon.child.kill("SIGKILL"), 5000);
+        await daemon.exited;
+        clearTimeout(timer);
+      }),
+    );
     for (const container of await this.containers()) {
       await docker
         .getContainer(container.Id)
@@ -230,7 +238,9 @@ export class TestCluster {
 
   private spawnDaemon(args: string[], logFile: string): DaemonProcess {
     const log = createWriteStream(logFile, { flags: "a" });
-    const child = spawn(process.execPath, [CLI, ...args], {
+    // KOHAKURIVER_TEST_NODE_ARGS passes extra Node.js flags to the daemons, such as --cpu-prof for profiling.
+    const nodeArgs = (process.env.KOHAKURIVER_TEST_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+    const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
       env: { ...process.env, KOHAKURIVER_HOME: join(this.dir, "home") },
       stdio: ["ignore", "pipe", "pipe"],
     });

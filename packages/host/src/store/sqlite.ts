@@ -5,7 +5,7 @@ import { dirname } from "node:path";
 
 import type { Logger } from "@kohakuriver/common";
 import BetterSqlite3 from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely, SqliteDialect, type SqliteDatabase } from "kysely";
 
 import type { Database } from "./database.js";
 import { Int64ResultPlugin } from "./int64-plugin.js";
@@ -48,5 +48,33 @@ export function openSqlite(dbFile: string, logger?: Logger): Kysely<Database> {
     throw new Error(`Failed to configure SQLite database ${dbFile}: ${(error as Error).message}`, { cause: error });
   }
 
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }), plugins: [new Int64ResultPlugin()] });
+  return new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(database) }),
+    plugins: [new Int64ResultPlugin()],
+  });
+}
+
+/** Prepared statements kept for reuse; queries with many distinct shapes (batch sizes) fall out first. */
+const MAX_CACHED_STATEMENTS = 256;
+
+/**
+ * Kysely prepares every query anew, and preparing costs more than running a small query. This keeps the
+ * most recently used statements by SQL text and hands them out again.
+ */
+function withStatementCache(database: BetterSqlite3.Database): SqliteDatabase {
+  const statements = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql: string) {
+      let statement = statements.get(sql);
+      if (statement !== undefined) {
+        statements.delete(sql);
+      } else {
+        statement = database.prepare(sql);
+        if (statements.size >= MAX_CACHED_STATEMENTS) statements.delete(statements.keys().next().value as string);
+      }
+      statements.set(sql, statement);
+      return statement;
+    },
+  };
 }
