@@ -89,4 +89,25 @@ describe("host restart", { skip }, () => {
       assert.equal((await cluster.client.getTask(id)).status, "completed", `unacknowledged task ${id}`);
     }
   });
+
+  it("dispatches a task again that was still assigning when the host died", async () => {
+    // With the runner down, the placement cannot be confirmed; the node stays online for 4 s meanwhile.
+    await cluster.killRunner(0, "SIGKILL");
+    const { task_ids } = await cluster.client.submit({
+      command: "sh",
+      arguments: ["-c", "echo again"],
+      shell: false,
+      targets: [node],
+    });
+    const taskId = task_ids[0] as string;
+    await cluster.waitForStatus(taskId, "assigning", 2000);
+    await cluster.killHost("SIGKILL");
+
+    await cluster.startHost();
+    assert.equal((await cluster.client.getTask(taskId)).status, "assigning");
+    await cluster.startRunner(0);
+    const task = await cluster.waitForStatus(taskId, ["completed", "failed", "lost"], 30_000);
+    assert.equal(task.status, "completed", task.error_message ?? "");
+    assert.equal(await cluster.client.getLog(taskId, "stdout"), "again\n");
+  });
 });

@@ -4,9 +4,12 @@
  */
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { TestCluster, IN_CI, dockerAvailable, waitFor } from "./harness.js";
+import { formatCpuList } from "../../packages/runner/src/probes/cpu-list.js";
+import { TestCluster, IN_CI, docker, dockerAvailable, waitFor } from "./harness.js";
 
 const skip =
   !IN_CI && !(await dockerAvailable()) ? "no Docker Engine answers (set CI=true to make this a failure)" : false;
@@ -76,6 +79,48 @@ describe("command tasks through the CLI", { skip }, () => {
     assert.equal(task.status, "killed_oom", `${task.status}: ${task.error_message}`);
     assert.equal(submitted.code, 137);
     assert.match(task.error_message ?? "", /memory/i);
+  });
+
+  it("runs with the shared mounts, working directory and task environment", async () => {
+    const { task_ids } = await cluster.client.submit({
+      command: "sh",
+      arguments: [
+        "-c",
+        'pwd; echo "$KOHAKURIVER_TASK_ID $GREETING"; echo shared > /shared/mounts-check; ls -d /local_temp',
+      ],
+      shell: false,
+      targets: [node],
+      env_vars: { GREETING: "hello world" },
+    });
+    const taskId = task_ids[0] as string;
+    const task = await cluster.waitForStatus(taskId, ["completed", "failed"]);
+    assert.equal(task.status, "completed", task.error_message ?? "");
+    assert.equal(await cluster.client.getLog(taskId, "stdout"), `/shared\n${taskId} hello world\n/local_temp\n`);
+    assert.equal(readFileSync(join(cluster.sharedDir, "shared_data", "mounts-check"), "utf8"), "shared\n");
+  });
+
+  it("binds a NUMA target with cpuset and passes limits to Docker", async () => {
+    const numa = (await cluster.client.listNodes()).find((entry) => entry.hostname === node)?.numa_topology;
+    assert.ok(numa !== null && numa !== undefined && numa["0"] !== undefined, "this machine reports no NUMA node 0");
+    const { task_ids } = await cluster.client.submit({
+      command: "sh",
+      arguments: ["-c", "echo $KOHAKURIVER_TARGET_NUMA_NODE; sleep 30"],
+      shell: false,
+      targets: [`${node}:0`],
+      required_cores: 1,
+      required_memory_bytes: "128M",
+    });
+    const taskId = task_ids[0] as string;
+    await cluster.waitForStatus(taskId, "running");
+    const [container] = await cluster.containers(taskId);
+    const info = await docker.getContainer(container?.Id as string).inspect();
+    assert.equal(info.HostConfig.CpusetCpus, formatCpuList(numa["0"].cores));
+    assert.equal(info.HostConfig.CpusetMems, "0");
+    assert.equal(info.HostConfig.NanoCpus, 1e9);
+    assert.equal(info.HostConfig.Memory, 128e6);
+    assert.equal(info.Config.Labels["kohakuriver.task_id"], taskId);
+    assert.equal(info.Config.Labels["kohakuriver.task_type"], "command");
+    await cluster.client.kill(taskId);
   });
 
   it("a SIGKILL that is not the memory limit is not killed_oom", async () => {

@@ -3,7 +3,7 @@ import { Agent, request as httpRequest } from "node:http";
 /**
  * JSON over HTTP between the host and its runners, always carrying the cluster token.
  * Returns the status and parsed body instead of throwing on HTTP errors, because callers (dispatch and
- * report loops) treat each status differently; network failures and timeouts do throw.
+ * report loops) treat each status differently. Network failures and timeouts do throw.
  */
 
 export interface ClusterRequestOptions {
@@ -55,7 +55,7 @@ export function clusterRequest(
       });
     });
     request.on("timeout", () =>
-      request.destroy(new TimeoutError(`no answer from ${url} within ${options.timeoutMs ?? 10_000} ms`)),
+      request.destroy(new TimeoutError(`no response from ${url} within ${options.timeoutMs ?? 10_000} ms`)),
     );
     request.on("error", reject);
     request.end(payload);

@@ -1,7 +1,7 @@
 /**
  * The one place where errors become HTTP responses (used by the host and the runner): `{ detail, code, field? }`.
- * Validation failures are 400s whose detail names the field; anything unexpected is logged and answered
- * with a 500 that hides internals.
+ * Validation failures are 400s whose detail names the field. Anything unexpected is logged and returned
+ * as a 500 that hides internals.
  */
 
 import { KohakuRiverError, UnauthorizedError, type ErrorBody } from "@kohakuriver/api";
@@ -98,8 +98,8 @@ interface NestedIssue {
 }
 
 /**
- * Describes one validation issue. A value matching no branch of a union (a size given as bytes or as a
- * string, say) would only say "Invalid input", so the most specific message of its branches is used.
+ * Describes one validation issue. For a value matching no branch of a union (a size given as bytes or as
+ * a string, say) zod reports only "Invalid input", so the most specific message of its branches is used.
  */
 function describeIssue(issue: ValidationIssue): string {
   if (issue.keyword !== "invalid_union" || !Array.isArray(issue.params.errors)) return issue.message;

@@ -66,8 +66,8 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
 
     const ledger = new ResourceLedger();
     const runners = new RunnerClient(clusterToken);
-    // The scheduler hands placements to the dispatcher and the dispatcher wakes the scheduler when a task
-    // fails to dispatch for good; both callbacks run only after construction.
+    // The scheduler hands placements to the dispatcher, and the dispatcher wakes the scheduler when a task
+    // fails to dispatch for good. Both callbacks run only after both objects exist.
     const scheduler: Scheduler = new Scheduler(
       store,
       ledger,

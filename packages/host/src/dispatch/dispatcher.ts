@@ -1,14 +1,14 @@
 /**
  * Durable dispatch: sends each `assigning` task to its runner until the runner confirms it.
  *
- * Retries with backoff while the runner is unreachable or answers 5xx. Runners treat a repeated task id as
+ * Retries with backoff while the runner is unreachable or returns 5xx. Runners treat a repeated task id as
  * the same task, so sending twice is harmless; after a host restart every task still `assigning` is sent
  * again. A 4xx answer means the runner can never run the request and fails the task with the runner's reason.
  * Dispatch stops by itself when the task leaves `assigning` (node offline → lost, killed, finished).
  */
 
 import { environmentImageTag, type TaskExecuteRequest } from "@kohakuriver/api";
-import { backoffDelayMs, sleep, type Logger } from "@kohakuriver/common";
+import { backoffDelayMs, type Logger } from "@kohakuriver/common";
 
 import type { Store, TaskRecord } from "../store/types.js";
 import type { ResourceLedger } from "../scheduler/ledger.js";
@@ -32,6 +32,7 @@ export class Dispatcher {
   private readonly inFlight = new Map<string, number>();
   private readonly waiters = new Map<string, Array<() => void>>();
   private readonly abort = new AbortController();
+  private readonly nudgeWaiters = new Set<() => void>();
 
   constructor(private readonly options: DispatcherOptions) {}
 
@@ -47,13 +48,22 @@ export class Dispatcher {
 
   stop(): void {
     this.abort.abort();
+    this.nudge();
+  }
+
+  /**
+   * Makes every waiting dispatch try again now; called when a node becomes reachable (it registered or
+   * sent its first heartbeat), so tasks do not sit out the rest of a long backoff.
+   */
+  nudge(): void {
+    for (const resolve of [...this.nudgeWaiters]) resolve();
   }
 
   private async dispatchUntilConfirmed(taskId: string): Promise<void> {
     const { store, logger } = this.options;
 
     for (let attempt = 0; !this.abort.signal.aborted; attempt += 1) {
-      if (attempt > 0) await sleep(backoffDelayMs(attempt - 1, 250, 10_000), this.abort.signal);
+      if (attempt > 0) await this.waitForRetry(backoffDelayMs(attempt - 1, 250, 10_000));
       if (this.abort.signal.aborted) return;
 
       let task: TaskRecord | undefined;
@@ -76,6 +86,19 @@ export class Dispatcher {
         logger.warn({ taskId, node: task.assigned_node, attempt }, "dispatch still not confirmed; retrying");
       }
     }
+  }
+
+  /** Sleeps for the backoff delay, or less when nudged. */
+  private waitForRetry(delayMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.nudgeWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, delayMs);
+      this.nudgeWaiters.add(done);
+    });
   }
 
   private async sendOnce(task: TaskRecord, runner: { hostname: string; url: string }): Promise<"done" | "retry"> {

@@ -173,6 +173,7 @@ export class NodeRegistry {
       }
       this.options.ledger.setSchedulable(hostname, true);
       this.options.scheduler.kick();
+      this.options.dispatcher.nudge();
     }
     return { message: "Heartbeat received.", stop_tasks: stopTasks };
   }

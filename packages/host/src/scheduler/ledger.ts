@@ -1,8 +1,8 @@
 /**
  * In-memory accounting of what every node has and what the tasks on it hold.
  *
- * The store is the source of truth; the ledger is rebuilt from it at start and then kept in step by the
- * scheduler, the status updates and the node monitor, so that placement never has to query the store.
+ * The store is the source of truth. The ledger is rebuilt from it at start and then kept in step by the
+ * scheduler, the status updates and the node monitor, so placement never has to query the store.
  * Tasks hold their resources while `assigning`, `running` or `paused`.
  */
 
@@ -88,7 +88,7 @@ export class ResourceLedger {
     return this.allocations.get(taskId);
   }
 
-  /** Records that a task holds resources on a node; replaces an earlier allocation of the same task. */
+  /** Records the resources a task uses on a node, replacing an earlier allocation of the same task. */
   allocate(allocation: Allocation): void {
     this.release(allocation.taskId);
     const node = this.nodes.get(allocation.hostname);
@@ -101,7 +101,7 @@ export class ResourceLedger {
     this.allocations.set(allocation.taskId, allocation);
   }
 
-  /** Frees what a task holds; does nothing when it holds nothing. */
+  /** Frees the resources allocated to a task; does nothing when it has none. */
   release(taskId: string): void {
     const allocation = this.allocations.get(taskId);
     if (allocation === undefined) return;
@@ -140,8 +140,8 @@ export class ResourceLedger {
   }
 
   /**
-   * Returns null when the node could hold the request once idle, else the reason it never could and the
-   * submission field that asks for too much.
+   * Returns null when the node could run the request once idle, else the reason it never could and the
+   * submission field that requests too much.
    */
   neverFitsReason(capacity: NodeCapacity, request: ResourceRequest): CapacityShortfall | null {
     const host = capacity.hostname;
@@ -186,7 +186,7 @@ export class ResourceLedger {
 }
 
 export interface CapacityShortfall {
-  /** The submission field that asks for more than the node has. */
+  /** The submission field that requests more than the node has. */
   field: string;
   reason: string;
 }

@@ -54,7 +54,7 @@ describe("placeQueuedTasks", () => {
     );
   });
 
-  it("keeps the oldest task first: a younger task does not overtake it on its node", () => {
+  it("never lets a younger task overtake", () => {
     const ledger = ledgerWith(node("a", 4));
     ledger.allocate({ taskId: "busy", hostname: "a", cores: 2, memoryBytes: 0, gpuIds: [] });
     const placements = placeQueuedTasks([task("big", { cores: 4 }), task("small", { cores: 1 })], ledger);

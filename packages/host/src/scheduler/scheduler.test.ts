@@ -102,7 +102,7 @@ describe("Scheduler", () => {
     assert.equal(scheduler.queueLength, 0);
   });
 
-  it("keeps what does not fit pending, in order, and places it when resources free up", async () => {
+  it("queues what does not fit, in order", async () => {
     const tasks = [
       pendingTask({ required_cores: 2 }),
       pendingTask({ required_cores: 2 }),

@@ -149,7 +149,8 @@ export class Scheduler {
 }
 
 function compareIds(left: string, right: string): number {
-  const a = BigInt(left);
-  const b = BigInt(right);
-  return a < b ? -1 : a > b ? 1 : 0;
+  const difference = BigInt(left) - BigInt(right);
+  if (difference < 0n) return -1;
+  if (difference > 0n) return 1;
+  return 0;
 }

@@ -51,7 +51,7 @@ describe("buildTaskRecords", () => {
     assert.equal(task?.target_node, null);
   });
 
-  it("makes a batch with one task per target and GPU lists from the targets", () => {
+  it("makes one task per target", () => {
     const tasks = build({ command: "nvidia-smi", targets: ["gpu1::0,1", "gpu1:1::2", "cpu1"] });
     assert.equal(tasks.length, 3);
     assert.deepEqual(

@@ -199,7 +199,7 @@ export class TaskService {
         ledger.release(task.task_id);
         scheduler.kick();
       } else if (ledger.getAllocation(task.task_id) === undefined && task.assigned_node !== null) {
-        // Back from `lost`: the task holds its resources again.
+        // Back from `lost`: the task uses its resources again.
         ledger.allocate({
           taskId: task.task_id,
           hostname: task.assigned_node,
@@ -217,7 +217,7 @@ export class TaskService {
     return { applied: false, message: `task ${update.task_id} kept changing; report again` };
   }
 
-  /** Marks every task that holds resources on an offline node as `lost`. */
+  /** Marks every task with resources allocated on an offline node as `lost`. */
   async markNodeTasksLost(hostname: string, reason: string): Promise<number> {
     const { store, ledger } = this.options;
     const tasks = await store.listTasks({ node: hostname, statuses: ["assigning", "running", "paused"] });

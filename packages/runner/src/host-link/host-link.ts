@@ -86,7 +86,7 @@ export class HostLink {
     }
   }
 
-  /** Sends heartbeats until the host answers 404 (it no longer knows this node) or the runner stops. */
+  /** Sends heartbeats until the host returns 404 (it has no record of this node) or the runner stops. */
   private async beatUntilForgotten(): Promise<void> {
     const { logger, hostUrl, nodeName } = this.options;
     let failures = 0;
@@ -124,7 +124,7 @@ export class HostLink {
     }
   }
 
-  /** Starts stopping the tasks the host no longer expects; never waits for Docker, so beats stay on time. */
+  /** Starts stopping the tasks the host no longer expects without waiting for Docker, so beats stay on time. */
   private stopUnexpectedTasks(body: unknown): void {
     const parsed = HeartbeatResponseSchema.safeParse(body);
     if (!parsed.success) return;

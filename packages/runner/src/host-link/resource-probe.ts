@@ -1,6 +1,6 @@
 /**
- * What the runner reports about its machine, gathered from the probes: cores, memory, temperatures,
- * NUMA topology and GPUs. A failing GPU probe is logged once per distinct error and reported as no GPUs.
+ * Machine facts the runner reports, gathered from the probes: cores, memory, temperatures, NUMA
+ * topology and GPUs. A failing GPU probe is logged once per distinct error and reported as no GPUs.
  */
 
 import type { GpuInfo, NumaTopology } from "@kohakuriver/api";

@@ -2,8 +2,8 @@
  * Runs command tasks: accepts dispatches (a repeated task id is the same task), creates and starts the
  * container once, captures its output into the log files, waits for it and records the final status.
  *
- * "Started once" is the invariant that makes restarts safe: the entry's phase and Docker's own StartedAt
- * both say whether the container ever ran, and a container that ran is never started again, only watched.
+ * "Started once" is the invariant that makes restarts safe. The entry's phase and Docker's own StartedAt
+ * both record whether the container ever ran, and a container that ran is never started again, only watched.
  */
 
 import { join } from "node:path";
@@ -50,8 +50,8 @@ export class TaskExecutor {
   constructor(private readonly options: TaskExecutorOptions) {}
 
   /**
-   * Records the task on disk, then starts it in the background; resolves (to whether the id was already
-   * known) only once the record is durable, so an acknowledged dispatch is never forgotten.
+   * Records the task on disk, then starts it in the background. Resolves to whether the id was already
+   * known, and only once the record is durable, so an acknowledged dispatch is never lost.
    */
   async accept(request: ParsedTaskExecuteRequest): Promise<{ alreadyAccepted: boolean }> {
     const { state, logger } = this.options;
@@ -169,7 +169,7 @@ export class TaskExecutor {
       }
       this.options.reporter.kick();
     } else if (existing === null) {
-      // The state says it ran, but the container is gone: someone removed it while the runner was down.
+      // The state records a start, but the container is gone: someone removed it while the runner was down.
       await this.recordFinal(entry, {
         status: "failed",
         exit_code: null,
@@ -211,6 +211,12 @@ export class TaskExecutor {
   private async startContainer(entry: TaskEntry, existing: ContainerState | null): Promise<boolean> {
     const { driver, state, logger, config, nodeName, network, numaTopology } = this.options;
     if (entry.request === null) return false;
+    if (state.get(entry.task_id)?.kill_requested === true) {
+      // Killed while it waited for its turn to start: it never runs.
+      await this.recordFinal(entry, { status: "killed", exit_code: null, message: "Killed before it started." });
+      if (existing !== null) await driver.removeContainer(entry.container_name);
+      return false;
+    }
 
     if (existing === null) {
       try {
