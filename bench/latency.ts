@@ -1,13 +1,13 @@
 /**
- * Latency of one command task on a local cluster (host and runner as separate processes, real Docker),
- * compared in the same run with the same container (same image, network, mounts, capabilities and
- * environment, built by the runner's own spec builder) created directly through the Docker Engine API and
- * started with `docker run --rm`.
+ * Latency of one command task on a local cluster (host and runner as separate processes, real Docker).
+ * The baselines in the same run use the same container, built by the runner's own spec builder (same
+ * image, network, mounts, capabilities and environment). It is created directly through the Docker Engine
+ * API, and started with `docker run --rm`.
  *
  * - submit→running: from the client's submit call to Docker's StartedAt of the task's container, against
  *   the same interval for create+start through the Engine API.
  * - end to end: from submit until the client sees `completed` (polling every 5 ms), against the wall time
- *   of `docker run --rm IMAGE echo hello`.
+ *   of `docker run --rm` of the same container running `echo hello`.
  */
 
 import { spawn } from "node:child_process";
@@ -94,7 +94,7 @@ async function runOurs(cluster: TestCluster, node: string): Promise<{ toRunning:
   }
 }
 
-/** The container the runner would create for `echo hello`, with a bench label instead of the task labels. */
+/** Builds the container the runner would create for `echo hello`, with a bench label instead of the task labels. */
 function sameContainer(cluster: TestCluster, node: string, name: string): TaskContainerSpec {
   const config = resolveRunnerConfig({ SHARED_DIR: cluster.sharedDir, LOCAL_TEMP_DIR: join(cluster.dir, "local-0") });
   const request = TaskExecuteRequestSchema.parse({
@@ -113,7 +113,7 @@ function sameContainer(cluster: TestCluster, node: string, name: string): TaskCo
   return { ...spec, name, labels: BENCH_LABEL };
 }
 
-/** Create+start through the Engine API; returns ms from the first call to Docker's StartedAt. */
+/** Creates and starts the container through the Engine API; returns ms from the first call to Docker's StartedAt. */
 async function runDirect(spec: TaskContainerSpec): Promise<number> {
   const started = Date.now();
   const container = await docker.createContainer(buildCreateOptions(spec));
@@ -125,7 +125,7 @@ async function runDirect(spec: TaskContainerSpec): Promise<number> {
   return elapsed;
 }
 
-/** `docker run --rm` of the same container; returns the command's wall time in ms. */
+/** Runs the same container with `docker run --rm`; returns the command's wall time in ms. */
 function runDockerCli(spec: TaskContainerSpec): Promise<number> {
   const args = ["run", "--rm", "--name", spec.name, "--log-driver", "json-file", "--workdir", spec.workingDir];
   for (const [key, value] of Object.entries(spec.labels)) args.push("--label", `${key}=${value}`);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job, end to end on one machine: sets the project up (Docker Engine, npm packages, build, the
-# base image), starts an all-in-one local cluster (`kohakuriver up`: a host and one runner bound to
-# 127.0.0.1, data in ~/.kohakuriver) in the background, runs a first command task in a container and
-# prints its output. The cluster keeps running afterwards; stop it with `npx kohakuriver down`.
+# The main job, end to end on one machine. It sets the project up (Docker Engine, npm packages, build, the
+# base image) and starts an all-in-one local cluster in the background: `kohakuriver up`, a host and one
+# runner bound to 127.0.0.1 with data in ~/.kohakuriver. Then it runs a first command task in a container
+# and prints its output. The cluster keeps running afterwards; stop it with `npx kohakuriver down`.
 #
 # Usage: scripts/quickstart.sh [--no-setup]
 set -euo pipefail
