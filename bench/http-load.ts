@@ -59,7 +59,7 @@ function open(port: number): Promise<Socket> {
 
 /** Reads responses with a Content-Length body (what Fastify sends for JSON) from one socket. */
 class ResponseReader {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
   private waiting: (() => void) | null = null;
 
   constructor(socket: Socket) {

@@ -64,7 +64,10 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const probe = new ResourceProbe({ nvidiaSmiPath: config.NVIDIA_SMI_PATH, logger });
   const numaTopology = await probe.numaTopology();
 
-  const state = new RunnerState(runnerStateFile(config));
+  const stateFile = runnerStateFile(config);
+  const state = new RunnerState(stateFile, (error) =>
+    logger.error({ err: error, file: stateFile }, "cannot write the runner state file"),
+  );
   state.load();
   const hostUrl = hostBaseUrl(config);
   const reporter = new StatusReporter({

@@ -41,7 +41,14 @@ export class RunnerState {
   private writing: Promise<void> | null = null;
   private nextWrite: Promise<void> | null = null;
 
-  constructor(private readonly path: string) {}
+  /**
+   * @param onWriteError called for every failed write (a full disk, say), also when no caller waits for it,
+   *   so that a failed background write is logged instead of crashing the process as an unhandled rejection.
+   */
+  constructor(
+    private readonly path: string,
+    private readonly onWriteError: (error: unknown) => void = () => undefined,
+  ) {}
 
   /** Reads the file; a missing file is an empty state, a corrupt one is an error naming the file. */
   load(): void {
@@ -104,6 +111,7 @@ export class RunnerState {
       this.writing = this.write().finally(() => {
         this.writing = null;
       });
+      this.writing.catch(this.onWriteError);
       return this.writing;
     }
     // A write is in progress with older content: one more write, shared by every change until it starts.

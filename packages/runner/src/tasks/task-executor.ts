@@ -292,6 +292,11 @@ export class TaskExecutor {
     this.options.logger.error({ taskId, message }, "task failed on the runner");
     if (entry === undefined || entry.final_report !== null) return;
     await this.recordFinal(entry, { status: "failed", exit_code: null, message });
+
+    // A task reported as failed must not go on running untracked.
+    await this.options.driver.removeContainer(entry.container_name).catch((error: unknown) => {
+      this.options.logger.warn({ err: error, taskId }, "cannot remove the container of a failed task");
+    });
   }
 
   private logFiles(taskId: string): { stdoutPath: string; stderrPath: string } {
