@@ -25,7 +25,22 @@ export function serverOptions(logger: Logger): FastifyServerOptions & { loggerIn
     loggerInstance: logger.child({ component: "http" }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 8 * 1024 * 1024,
+    frameworkErrors: replyToMalformedUrl,
   };
+}
+
+/**
+ * Fastify rejects a malformed URL (bad percent-encoding, a path parameter over `maxParamLength`) before
+ * routing, so the error handler never receives it and the default response would lack `detail`.
+ */
+function replyToMalformedUrl(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const url = quoteForDetail(request.url);
+  const detail =
+    error.code === "FST_ERR_MAX_PARAM_LENGTH"
+      ? `url: a path parameter in ${url} is too long; send a shorter value`
+      : `url: ${url} is not a valid URL; percent-encode it, for example '%' as %25`;
+  const body: ErrorBody = { detail, code: "invalid_input" };
+  void reply.status(error.statusCode ?? 400).send(body);
 }
 
 export function installErrorHandler(app: FastifyInstance): void {
@@ -35,7 +50,7 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
 
     if (hasZodFastifySchemaValidationErrors(error)) {
-      const issue = error.validation[0];
+      const issue = firstUsefulIssue(error.validation);
       const location = error.validationContext === "body" ? "" : `${error.validationContext ?? "request"} `;
       const field = issue?.instancePath.replace(/^\//, "").replaceAll("/", ".") || (error.validationContext ?? "body");
       const body: ErrorBody = {
@@ -53,10 +68,7 @@ export function installErrorHandler(app: FastifyInstance): void {
 
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
-      const detail =
-        error.code === "FST_ERR_CTP_INVALID_JSON_BODY" || error instanceof SyntaxError
-          ? `body: invalid JSON (${error.message})`
-          : error.message;
+      const detail = describeRequestError(error, request);
       return reply.status(status).send({ detail, code: status === 404 ? "not_found" : "invalid_input" });
     }
 
@@ -71,7 +83,10 @@ export function installErrorHandler(app: FastifyInstance): void {
   });
 }
 
-/** A preHandler hook that admits only callers presenting the cluster token (host ↔ runner traffic). */
+/**
+ * A hook that admits only callers presenting the cluster token (host ↔ runner traffic). As an `onRequest`
+ * hook it rejects an unauthenticated caller with a 401 before the body is read or validated.
+ */
 export function requireClusterToken(clusterToken: string) {
   return async (request: FastifyRequest): Promise<void> => {
     const presented = bearerToken(request.headers.authorization);
@@ -85,10 +100,49 @@ export function requireClusterToken(clusterToken: string) {
   };
 }
 
+/** Describes the request errors that Fastify raises itself (body parsing and limits), saying what to send. */
+function describeRequestError(error: FastifyError, request: FastifyRequest): string {
+  switch (error.code) {
+    case "FST_ERR_CTP_INVALID_JSON_BODY":
+      // secure-json-parse rejects `__proto__` and `constructor.prototype` keys with the same error.
+      return "body: invalid JSON, or JSON with a __proto__ or constructor.prototype key; send one JSON object";
+    case "FST_ERR_CTP_EMPTY_JSON_BODY":
+      return "body: empty, but Content-Type is application/json; send a JSON object";
+    case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
+      return (
+        `body: unsupported Content-Type ${quoteForDetail(request.headers["content-type"] ?? "")}; ` +
+        "send JSON with 'Content-Type: application/json'"
+      );
+    case "FST_ERR_CTP_BODY_TOO_LARGE":
+      return `body: larger than the limit of ${request.routeOptions.bodyLimit} bytes`;
+    default:
+      return error instanceof SyntaxError ? `body: invalid JSON (${error.message})` : error.message;
+  }
+}
+
+/** Quotes a caller's value for an error detail, cut to 200 characters so a huge value cannot bloat the reply. */
+function quoteForDetail(value: string): string {
+  return `'${value.length > 200 ? `${value.slice(0, 200)}…` : value}'`;
+}
+
 interface ValidationIssue {
   keyword: string;
+  instancePath: string;
   message: string;
   params: Record<string, unknown>;
+}
+
+/**
+ * Returns the issue to report. zod checks `.int()` against the safe-integer range before a tighter
+ * `.min()` or `.max()` and reports both, so the tighter bound on the same value is preferred.
+ */
+function firstUsefulIssue(issues: readonly ValidationIssue[]): ValidationIssue | undefined {
+  const first = issues[0];
+  if (first?.params.origin !== "int") return first;
+  const tighter = issues.find(
+    (issue) => issue.instancePath === first.instancePath && issue.keyword === first.keyword && issue !== first,
+  );
+  return tighter ?? first;
 }
 
 interface NestedIssue {

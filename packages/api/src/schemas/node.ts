@@ -29,9 +29,36 @@ export const GpuInfoSchema = z.object({
 });
 export type GpuInfo = z.infer<typeof GpuInfoSchema>;
 
+/**
+ * One GPU that can be passed through to a VM, as the runner reports it: scalar fields such as `gpu_id`,
+ * `pci_address` and `iommu_group`, and lists of scalars such as `iommu_group_peers`. Deeper nesting is
+ * rejected, so that the host can always store the value and return it.
+ */
+const VfioValueSchema = z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]);
+export const VfioGpuSchema = z.record(
+  z.string().max(100),
+  z.union([VfioValueSchema, z.array(VfioValueSchema).max(1024)]),
+);
+
+/** A percentage as the runner measures it (CPU or memory in use). */
+const PercentSchema = z
+  .number()
+  .min(0, "must be a percentage from 0 to 100")
+  .max(100, "must be a percentage from 0 to 100");
+
+/** A byte count: a whole number within the safe integers, so that the store reads back exactly what was written. */
+const ByteCountSchema = z
+  .number()
+  .int("must be a whole number of bytes")
+  .min(0, "must be 0 or more bytes")
+  .max(Number.MAX_SAFE_INTEGER, `must be at most ${Number.MAX_SAFE_INTEGER} bytes`);
+
 export const RegisterRequestSchema = z.object({
   hostname: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, "must be a host name"),
-  url: z.string().url().max(500),
+  // Only http and https: the host sends requests to this URL and the dashboard shows it as a link.
+  url: z
+    .url({ protocol: /^https?$/, error: "must be the runner's http:// or https:// URL, such as http://10.0.0.5:8001" })
+    .max(500),
   total_cores: z.number().int().min(1).max(65536),
   total_ram_bytes: z.number().int().min(0).nullable().optional(),
   numa_topology: NumaTopologySchema.nullable().optional(),
@@ -55,15 +82,15 @@ export const KilledTaskReportSchema = z.object({ task_id: TaskIdSchema, reason: 
 export const HeartbeatRequestSchema = z.object({
   running_tasks: z.array(TaskIdSchema).max(100000).default([]),
   killed_tasks: z.array(KilledTaskReportSchema).max(100000).default([]),
-  cpu_percent: z.number().nullable().optional(),
-  memory_percent: z.number().nullable().optional(),
-  memory_used_bytes: z.number().nullable().optional(),
-  memory_total_bytes: z.number().nullable().optional(),
+  cpu_percent: PercentSchema.nullable().optional(),
+  memory_percent: PercentSchema.nullable().optional(),
+  memory_used_bytes: ByteCountSchema.nullable().optional(),
+  memory_total_bytes: ByteCountSchema.nullable().optional(),
   current_avg_temp: z.number().nullable().optional(),
   current_max_temp: z.number().nullable().optional(),
   gpu_info: z.array(GpuInfoSchema).nullable().optional(),
   vm_capable: z.boolean().default(false),
-  vfio_gpus: z.array(z.unknown()).nullable().optional(),
+  vfio_gpus: z.array(VfioGpuSchema).max(1024).nullable().optional(),
   runner_version: z.string().max(100).nullable().optional(),
 });
 export type HeartbeatRequest = z.input<typeof HeartbeatRequestSchema>;

@@ -50,12 +50,12 @@ export const TaskStatusUpdateSchema = z.object({
   message: z.string().max(100000).nullable().optional(),
   started_at: z.string().nullable().optional(),
   completed_at: z.string().nullable().optional(),
-  ssh_port: z.number().int().nullable().optional(),
+  ssh_port: z.number().int().min(1).max(65535).nullable().optional(),
 });
 export type TaskStatusUpdate = z.input<typeof TaskStatusUpdateSchema>;
 
 export const TaskStatusUpdateResponseSchema = z.object({
   message: z.string(),
-  /** False when the update was ignored because the task is unknown or already in a final status. */
+  /** False when the update was ignored: the task is unknown or not on a runner, or cannot move to that status. */
   applied: z.boolean(),
 });

@@ -6,6 +6,13 @@ import { TaskIdSchema, TimestampSchema } from "./common.js";
 
 const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** Text that reaches a container's command line or environment, where a NUL byte cannot be passed. */
+const commandText = (maxLength: number) =>
+  z
+    .string()
+    .max(maxLength)
+    .refine((text) => !text.includes("\0"), "must not contain NUL bytes");
+
 /** Memory in bytes: an integer, or a size string such as "256M" or "4G" (decimal suffixes). */
 export const MemoryBytesSchema = z.union([
   z.number().int("must be a whole number of bytes").min(0, "must be 0 or more bytes"),
@@ -26,8 +33,8 @@ export const MemoryBytesSchema = z.union([
 export const TaskSubmissionSchema = z.object({
   task_type: z.enum(["command", "vps"]).default("command"),
   /** The command; run through `/bin/sh -c` unless `shell` is false, in which case it is the program to execute. */
-  command: z.string().max(131072).default(""),
-  arguments: z.array(z.string().max(131072)).max(4096).default([]),
+  command: commandText(131072).default(""),
+  arguments: z.array(commandText(131072)).max(4096).default([]),
   /**
    * New: false runs `[command, ...arguments]` directly, without a shell, so images without /bin/sh work and
    * arguments need no quoting. The default true keeps the original's `/bin/sh -c` behaviour.
@@ -36,7 +43,7 @@ export const TaskSubmissionSchema = z.object({
   env_vars: z
     .record(
       z.string().regex(ENV_NAME_PATTERN, "environment variable names must match [A-Za-z_][A-Za-z0-9_]*"),
-      z.string().max(131072),
+      commandText(131072),
     )
     .default({}),
   required_cores: z.number().min(0, "must be 0 (no limit) or more cores").max(4096).default(1),
@@ -54,7 +61,7 @@ export const TaskSubmissionSchema = z.object({
   privileged: z.boolean().nullable().default(null),
   additional_mounts: z.array(z.string().max(4096)).max(64).nullable().default(null),
   ip_reservation_token: z.string().max(500).nullable().default(null),
-  name: z.string().max(100).nullable().default(null),
+  name: commandText(100).nullable().default(null),
 });
 
 export type TaskSubmission = z.input<typeof TaskSubmissionSchema>;
@@ -118,15 +125,20 @@ export type TaskResponse = z.infer<typeof TaskResponseSchema>;
 export const TaskListQuerySchema = z.object({
   status: TaskStatusSchema.optional(),
   node: z.string().max(253).optional(),
-  limit: z.coerce.number().int().min(1).max(10000).default(100),
-  offset: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number({ error: "must be a whole number from 1 to 10000" }).int().min(1).max(10000).default(100),
+  offset: z.coerce.number({ error: "must be a whole number, 0 or more" }).int().min(0).default(0),
 });
 export type TaskListQuery = z.input<typeof TaskListQuerySchema>;
 
 export const TaskListResponseSchema = z.array(TaskResponseSchema);
 
 export const LogQuerySchema = z.object({
-  lines: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  lines: z.coerce
+    .number({ error: "must be a whole number of lines from 1 to 1000000" })
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .optional(),
 });
 
 export const TaskControlParamsSchema = z.object({

@@ -312,7 +312,8 @@ export function capacityOf(record: NodeRecord): import("../scheduler/ledger.js")
     url: record.url,
     totalCores: record.total_cores,
     memoryBytes: record.memory_total_bytes,
-    gpuIds: record.gpu_info.map((gpu) => gpu.gpu_id),
+    // A runner listing one GPU twice must not make it count as two.
+    gpuIds: [...new Set(record.gpu_info.map((gpu) => gpu.gpu_id))],
     numaTopology: record.numa_topology,
   };
 }

@@ -117,4 +117,26 @@ describe("buildTaskRecords", () => {
     rejects({ command: "ssh-ed25519 AAAA", task_type: "vps" }, "task_type", /vps\/create/));
   it("rejects a malformed mount", () =>
     rejects({ command: "x", additional_mounts: ["/a"] }, "additional_mounts", /host\/path/));
+  it("rejects unknown mount options", () =>
+    rejects({ command: "x", additional_mounts: ["/a:/b:rw,zz"] }, "additional_mounts", /:ro or :rw/));
+  it("accepts a read-only mount", () => {
+    assert.deepEqual(build({ command: "x", additional_mounts: ["/data:/data:ro"] })[0]?.docker_mount_dirs, [
+      "/data:/data:ro",
+    ]);
+  });
+
+  for (const field of ["command", "arguments", "env_vars", "name"] as const) {
+    it(`rejects a NUL byte in ${field}`, () => {
+      const body = {
+        command: field === "command" ? "a\0b" : "x",
+        arguments: field === "arguments" ? ["a\0b"] : [],
+        env_vars: field === "env_vars" ? { A: "a\0b" } : {},
+        name: field === "name" ? "a\0b" : null,
+      };
+      const result = TaskSubmissionSchema.safeParse(body);
+      assert.equal(result.success, false);
+      assert.equal(result.error?.issues[0]?.path[0], field);
+      assert.match(result.error?.issues[0]?.message ?? "", /NUL/);
+    });
+  }
 });

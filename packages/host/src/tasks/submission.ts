@@ -187,13 +187,14 @@ function resolveGpuLists(submission: ParsedTaskSubmission, targets: Target[]): n
   });
 }
 
-const MOUNT_PATTERN = /^(\/[^:]*):(\/[^:]*)(?::([a-z,]+))?$/;
+// Docker bind mounts take `ro` or `rw`; anything else would only fail when the container is created.
+const MOUNT_PATTERN = /^(\/[^:\0]*):(\/[^:\0]*)(?::(ro|rw))?$/;
 
 function validateMounts(mounts: readonly string[]): string[] {
   for (const mount of mounts) {
     if (!MOUNT_PATTERN.test(mount)) {
       throw new InvalidInputError(
-        `additional_mounts: '${mount}' is not a mount; use /host/path:/container/path[:ro]`,
+        `additional_mounts: '${mount}' is not a mount; use /host/path:/container/path with :ro or :rw at most`,
         "additional_mounts",
       );
     }

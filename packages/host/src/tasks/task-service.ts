@@ -36,6 +36,25 @@ export interface TaskServiceOptions {
 
 const RUNNER_RUNNING_FROM: ReadonlySet<TaskStatus> = new Set(["assigning", "lost"]);
 
+/**
+ * Statuses that a runner may report. The others belong to the host's queue and approval flow. The original
+ * runner reported `pending` before pulling the image, and applying that would leave the task `pending`
+ * with its resources still allocated and outside the queue, so nothing would ever place it again.
+ */
+const RUNNER_REPORTED: ReadonlySet<TaskStatus> = new Set([
+  "running",
+  "paused",
+  "lost",
+  "completed",
+  "failed",
+  "killed",
+  "killed_oom",
+  "stopped",
+]);
+
+/** Statuses of tasks that no runner has been given yet, so no runner can report on them. */
+const NOT_DISPATCHED: ReadonlySet<TaskStatus> = new Set(["pending_approval", "pending"]);
+
 export interface UpdateResult {
   applied: boolean;
   message: string;
@@ -159,16 +178,25 @@ export class TaskService {
     return `Task ${taskId} ${command}d.`;
   }
 
-  /** Applies a runner's status report; reports that would move a task backwards or out of a final status are ignored. */
+  /**
+   * Applies a runner's status report. Reports are ignored when they name a status that only the host sets,
+   * a task that no runner has been given, or a move backwards or out of a final status.
+   */
   async applyRunnerUpdate(update: TaskStatusUpdate & { task_id: string }): Promise<UpdateResult> {
     const { store, ledger, scheduler, logger } = this.options;
+    if (!RUNNER_REPORTED.has(update.status)) {
+      return { applied: false, message: `task ${update.task_id}: runners cannot report ${update.status}; ignored` };
+    }
 
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const task = await store.getTask(update.task_id);
       if (task === undefined) return { applied: false, message: `task ${update.task_id} not found` };
       // A repeated `running` report (its acknowledgement was lost) must not undo a pause.
       const allowed =
-        update.status === "running" ? RUNNER_RUNNING_FROM.has(task.status) : canTransition(task.status, update.status);
+        !NOT_DISPATCHED.has(task.status) &&
+        (update.status === "running"
+          ? RUNNER_RUNNING_FROM.has(task.status)
+          : canTransition(task.status, update.status));
       if (!allowed) {
         return { applied: false, message: `task ${update.task_id} is ${task.status}; ${update.status} ignored` };
       }

@@ -32,7 +32,8 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
-  app.addHook("preHandler", requireClusterToken(options.clusterToken));
+  // Checked on arrival, before the body is read, so an unauthenticated caller learns nothing about the API.
+  app.addHook("onRequest", requireClusterToken(options.clusterToken));
 
   app.post(
     "/api/execute",

@@ -25,7 +25,8 @@ export interface RunnerFacingRoutesOptions {
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema };
 
 export const runnerFacingRoutes: FastifyPluginAsyncZod<RunnerFacingRoutesOptions> = async (app, options) => {
-  app.addHook("preHandler", requireClusterToken(options.clusterToken));
+  // onRequest, not preHandler: a caller without the token gets a 401 before its body is parsed or validated.
+  app.addHook("onRequest", requireClusterToken(options.clusterToken));
 
   app.post(
     "/api/register",
