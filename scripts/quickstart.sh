@@ -54,7 +54,7 @@ echo "quickstart: task $task_id finished with exit code $status; its output:"
 kohakuriver task logs "$task_id"
 echo
 echo "The cluster is still running. Next steps:"
-echo "  npx kohakuriver task submit -c 1 -m 256M --wait -- sh -c 'echo out; exit 3'"
+echo "  npx kohakuriver task submit -c 1 -m 256M --wait -- sh -c 'echo out; echo err >&2; exit 3'"
 echo "  npx kohakuriver task list"
 echo "  npx kohakuriver node list"
 echo "  npx kohakuriver down                                          (stops the cluster)"

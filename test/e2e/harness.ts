@@ -19,7 +19,6 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CLI = join(REPO_ROOT, "packages/cli/bin/kohakuriver.js");
 export const docker = new Docker({ socketPath: process.env.KOHAKURIVER_TEST_DOCKER_SOCKET ?? "/var/run/docker.sock" });
 
-export const FINISHED = new Set(["completed", "failed", "killed", "killed_oom", "lost", "stopped", "rejected"]);
 
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -125,8 +124,17 @@ export class TestCluster {
     };
     const file = join(this.dir, `runner-${index}.toml`);
     writeFileSync(file, toToml(config));
+    const spawnedAt = Date.now();
     this.runners.set(name, this.spawnDaemon(["runner", "--config", file], join(this.dir, `runner-${index}.log`)));
-    await this.waitForNode(name, "online");
+    // The host may still list the node as online from before; wait for a heartbeat from this process.
+    await waitFor(
+      async () => {
+        const entry = (await this.client.listNodes()).find((candidate) => candidate.hostname === name);
+        return entry?.status === "online" && Date.parse(entry.last_heartbeat ?? "") >= spawnedAt;
+      },
+      20_000,
+      `runner ${name} did not send a heartbeat`,
+    );
     return name;
   }
 

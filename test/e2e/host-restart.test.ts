@@ -62,7 +62,7 @@ describe("host restart", { skip }, () => {
 
     assert.ok(acknowledged.length >= 10, `only ${acknowledged.length} submissions were acknowledged`);
     const finished = await Promise.all(
-      acknowledged.map((id) => cluster.waitForStatus(id, ["completed", "failed", "lost", "killed"], 120_000)),
+      acknowledged.map((id) => cluster.waitForStatus(id, ["completed", "failed", "killed", "killed_oom"], 120_000)),
     );
     const notCompleted = finished.filter((task) => task.status !== "completed");
     assert.deepEqual(
@@ -106,7 +106,7 @@ describe("host restart", { skip }, () => {
     await cluster.startHost();
     assert.equal((await cluster.client.getTask(taskId)).status, "assigning");
     await cluster.startRunner(0);
-    const task = await cluster.waitForStatus(taskId, ["completed", "failed", "lost"], 30_000);
+    const task = await cluster.waitForStatus(taskId, ["completed", "failed", "killed"], 30_000);
     assert.equal(task.status, "completed", task.error_message ?? "");
     assert.equal(await cluster.client.getLog(taskId, "stdout"), "again\n");
   });

@@ -46,7 +46,7 @@ describe("node offline and back", { skip }, () => {
     await cluster.waitForNode(node, "online", 15_000);
     await cluster.waitForStatus(taskId, "running", 10_000);
 
-    const finished = await cluster.waitForStatus(taskId, ["completed", "failed", "lost"], 30_000);
+    const finished = await cluster.waitForStatus(taskId, ["completed", "failed", "killed"], 30_000);
     assert.equal(finished.status, "completed");
     assert.equal(finished.exit_code, 0);
     assert.equal(await cluster.client.getLog(taskId, "stdout"), "done\n");

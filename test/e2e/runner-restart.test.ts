@@ -54,7 +54,7 @@ describe("runner restart", { skip }, () => {
     assert.equal(second.startedAt, first.startedAt, "the container was started again");
     assert.equal(second.restartCount, 0);
 
-    const finished = await cluster.waitForStatus(taskId, ["failed", "completed", "lost", "killed"], 60_000);
+    const finished = await cluster.waitForStatus(taskId, ["failed", "completed", "killed", "killed_oom"], 60_000);
     assert.equal(finished.status, "failed");
     assert.equal(finished.exit_code, 7);
     assert.equal(finished.started_at, running.started_at);
@@ -91,7 +91,7 @@ describe("runner restart", { skip }, () => {
     for (const code of exitCodes) {
       const { task_ids } = await cluster.client.submit({
         command: "sh",
-        arguments: ["-c", `echo "$KOHAKURIVER_TASK_ID" >> /shared/${marker}; sleep 6; exit ${code}`],
+        arguments: ["-c", `echo "$KOHAKURIVER_TASK_ID" >> /shared/${marker}; sleep 12; exit ${code}`],
         shell: false,
         targets: [node],
         required_cores: 0,
@@ -99,14 +99,17 @@ describe("runner restart", { skip }, () => {
       ids.push(task_ids[0] as string);
     }
 
+    await Promise.all(ids.map((id) => cluster.waitForStatus(id, "running")));
+    // Each restart waits for the new process's first heartbeat, so the node never goes offline meanwhile.
     for (let round = 0; round < 10; round += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await new Promise((resolve) => setTimeout(resolve, 200));
       await cluster.killRunner(0, "SIGKILL");
       await cluster.startRunner(0);
     }
 
+    // `lost` is not final (the runner may still report the real status), so wait for a terminal status.
     const finished = await Promise.all(
-      ids.map((id) => cluster.waitForStatus(id, ["completed", "failed", "lost", "killed"], 60_000)),
+      ids.map((id) => cluster.waitForStatus(id, ["completed", "failed", "killed", "killed_oom"], 60_000)),
     );
     assert.deepEqual(
       finished.map((task) => task.exit_code),

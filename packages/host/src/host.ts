@@ -41,9 +41,9 @@ export interface HostHandle {
 
 export async function startHost(options: StartHostOptions): Promise<HostHandle> {
   const { config } = options;
-  const logger = (options.logger ?? createLogger({ name: "host", level: config.LOG_LEVEL })).child({
-    component: "host",
-  });
+  // Subsystems get their own `component`; `logger` is for the host's own start and stop lines.
+  const rootLogger = options.logger ?? createLogger({ name: "host", level: config.LOG_LEVEL });
+  const logger = rootLogger.child({ component: "host" });
 
   mkdirSync(join(config.SHARED_DIR, "logs"), { recursive: true });
   const tokenFile = clusterTokenFile(config);
@@ -54,7 +54,7 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       "cluster token created; give it to runners as CLUSTER_TOKEN or CLUSTER_TOKEN_FILE",
     );
 
-  const store = await createStore({ dbFile: config.DB_FILE, databaseUrl: config.DATABASE_URL, logger });
+  const store = await createStore({ dbFile: config.DB_FILE, databaseUrl: config.DATABASE_URL, logger: rootLogger });
   // What has been started so far, undone in reverse order if start-up fails.
   const undo: Array<() => unknown> = [() => store.close()];
   try {
@@ -72,13 +72,13 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       store,
       ledger,
       { enqueue: (taskId) => dispatcher.enqueue(taskId) },
-      logger.child({ component: "scheduler" }),
+      rootLogger.child({ component: "scheduler" }),
     );
     const dispatcher: Dispatcher = new Dispatcher({
       store,
       ledger,
       runners,
-      logger: logger.child({ component: "dispatcher" }),
+      logger: rootLogger.child({ component: "dispatcher" }),
       workingDir: config.DEFAULT_WORKING_DIR,
       onTaskFinished: () => scheduler.kick(),
     });
@@ -93,7 +93,7 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       scheduler,
       runners,
       ids,
-      logger: logger.child({ component: "tasks" }),
+      logger: rootLogger.child({ component: "tasks" }),
     });
     const nodes = new NodeRegistry({
       config,
@@ -102,14 +102,14 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       scheduler,
       dispatcher,
       tasks,
-      logger: logger.child({ component: "nodes" }),
+      logger: rootLogger.child({ component: "nodes" }),
     });
 
     await nodes.load();
     await restoreActiveTasks(store, ledger, scheduler, dispatcher);
     const health = new HealthHistory(() => nodes.list());
 
-    const app = await buildHostServer({ tasks, store, nodes, ledger, health, clusterToken, logger });
+    const app = await buildHostServer({ tasks, store, nodes, ledger, health, clusterToken, logger: rootLogger });
     undo.push(() => app.close());
     await app.listen({ host: config.HOST_BIND_IP, port: config.HOST_PORT });
     const port = (app.server.address() as AddressInfo).port;
@@ -119,6 +119,14 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
     nodes.start();
     health.start();
     logger.info({ url, bind: config.HOST_BIND_IP, port, store: store.dialect }, "host started");
+    if (!isLoopback(config.HOST_BIND_IP)) {
+      // TODO: user accounts and API tokens; until then the user-facing API is open to the network.
+      logger.warn(
+        { bind: config.HOST_BIND_IP },
+        "the task API has no user authentication yet: anyone who can reach this address can run containers; " +
+          "bind HOST_BIND_IP to 127.0.0.1 or restrict access with a firewall",
+      );
+    }
 
     let closed = false;
     return {
@@ -169,4 +177,8 @@ async function restoreActiveTasks(
 
   const pending = await store.listTasks({ statuses: ["pending"], order: "oldest" });
   scheduler.enqueue(pending);
+}
+
+function isLoopback(address: string): boolean {
+  return address === "localhost" || address === "::1" || address.startsWith("127.");
 }

@@ -44,13 +44,14 @@ export interface RunnerHandle {
 export async function startRunner(options: StartRunnerOptions): Promise<RunnerHandle> {
   const { config } = options;
   const nodeName = runnerNodeName(config);
-  const logger = (options.logger ?? createLogger({ name: "runner", level: config.LOG_LEVEL })).child({
-    component: "runner",
+  // Every line names the node; subsystems add their own `component`.
+  const nodeLogger = (options.logger ?? createLogger({ name: "runner", level: config.LOG_LEVEL })).child({
     node: nodeName,
   });
+  const logger = nodeLogger.child({ component: "runner" });
   const clusterToken = resolveClusterToken(config, options.clusterToken);
 
-  const driver = options.driver ?? new DockerDriver({ socketPath: config.DOCKER_SOCKET, logger });
+  const driver = options.driver ?? new DockerDriver({ socketPath: config.DOCKER_SOCKET, logger: nodeLogger });
   await driver.ping();
   mkdirSync(join(config.SHARED_DIR, "shared_data"), { recursive: true });
   mkdirSync(join(config.SHARED_DIR, "logs"), { recursive: true });
@@ -74,11 +75,11 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     state,
     hostUrl,
     clusterToken,
-    logger: logger.child({ component: "reporter" }),
+    logger: nodeLogger.child({ component: "reporter" }),
   });
   const executor = new TaskExecutor({ config, nodeName, driver, state, reporter, logger, network, numaTopology });
 
-  const app = await buildRunnerServer({ executor, state, clusterToken, nodeName, logger });
+  const app = await buildRunnerServer({ executor, state, clusterToken, nodeName, logger: nodeLogger });
   await app.listen({ host: config.RUNNER_BIND_IP, port: config.RUNNER_PORT });
   const port = (app.server.address() as AddressInfo).port;
   const url = runnerUrl(await advertisedAddress(config), port);
@@ -93,7 +94,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     clusterToken,
     nodeName,
     intervalSeconds: config.HEARTBEAT_INTERVAL_SECONDS,
-    logger: logger.child({ component: "host-link" }),
+    logger: nodeLogger.child({ component: "host-link" }),
     registration: async (): Promise<RegisterRequest> => ({
       hostname: nodeName,
       url,

@@ -6,7 +6,7 @@
  * Tasks hold their resources while `assigning`, `running` or `paused`.
  */
 
-import type { NumaTopology } from "@kohakuriver/api";
+import { formatBytes, type NumaTopology } from "@kohakuriver/api";
 
 export interface NodeCapacity {
   hostname: string;
@@ -154,12 +154,15 @@ export class ResourceLedger {
     if (request.memoryBytes !== null && capacity.memoryBytes !== null && request.memoryBytes > capacity.memoryBytes) {
       return {
         field: "required_memory_bytes",
-        reason: `${request.memoryBytes} bytes of memory requested but node ${host} has ${capacity.memoryBytes}`,
+        reason: `${formatBytes(request.memoryBytes)} of memory requested but node ${host} has ${formatBytes(capacity.memoryBytes)}`,
       };
     }
     const missingGpus = request.gpuIds.filter((gpu) => !capacity.gpuIds.includes(gpu));
     if (missingGpus.length > 0) {
-      const available = capacity.gpuIds.length === 0 ? "no GPUs" : `GPUs ${capacity.gpuIds.join(",")}`;
+      const available =
+        capacity.gpuIds.length === 0
+          ? "no GPUs"
+          : `only ${capacity.gpuIds.length === 1 ? "GPU" : "GPUs"} ${capacity.gpuIds.join(", ")}`;
       return {
         field: "required_gpus",
         reason: `GPU ${missingGpus.join(",")} requested but node ${host} has ${available}`,
@@ -168,13 +171,16 @@ export class ResourceLedger {
     if (request.gpuCount > capacity.gpuIds.length) {
       return {
         field: "required_gpu_count",
-        reason: `${request.gpuCount} GPUs requested but node ${host} has ${capacity.gpuIds.length}`,
+        reason: `${countOf(request.gpuCount, "GPU")} requested but node ${host} has ${capacity.gpuIds.length}`,
       };
     }
     if (request.numaNodeId !== null) {
       const numaIds = Object.keys(capacity.numaTopology ?? {});
       if (!numaIds.includes(String(request.numaNodeId))) {
-        const available = numaIds.length === 0 ? "no NUMA topology" : `NUMA nodes ${numaIds.join(",")}`;
+        const available =
+          numaIds.length === 0
+            ? "no NUMA topology"
+            : `only ${numaIds.length === 1 ? "NUMA node" : "NUMA nodes"} ${numaIds.join(", ")}`;
         return {
           field: "targets",
           reason: `NUMA node ${request.numaNodeId} requested but node ${host} has ${available}`,
@@ -189,6 +195,11 @@ export interface CapacityShortfall {
   /** The submission field that requests more than the node has. */
   field: string;
   reason: string;
+}
+
+/** `1 GPU`, `2 GPUs`. */
+export function countOf(count: number, noun: string): string {
+  return `${count} ${count === 1 ? noun : `${noun}s`}`;
 }
 
 export function formatCores(cores: number): string {

@@ -100,11 +100,17 @@ describe("buildTaskRecords", () => {
     rejects(
       { command: "x", targets: ["cpu1"], required_memory_bytes: "64G" },
       "required_memory_bytes",
-      /node cpu1 has 32000000000/,
+      /64.0 GB of memory requested but node cpu1 has 32.0 GB/,
     ));
   it("rejects a GPU the target lacks", () =>
     rejects({ command: "x", targets: ["cpu1::0"] }, "required_gpus", /node cpu1 has no GPUs/));
-  it("rejects a missing NUMA node", () => rejects({ command: "x", targets: ["gpu1:5"] }, "targets", /NUMA nodes 0,1/));
+  it("rejects memory below Docker's minimum", () =>
+    rejects({ command: "x", required_memory_bytes: "6M" }, "required_memory_bytes", /minimum memory limit of 6 MiB/));
+  it("accepts memory zero as no limit", () => {
+    assert.equal(build({ command: "x", required_memory_bytes: 0 })[0]?.required_memory_bytes, 0);
+  });
+  it("rejects a missing NUMA node", () =>
+    rejects({ command: "x", targets: ["gpu1:5"] }, "targets", /has only NUMA nodes 0, 1/));
   it("rejects GPU lists without targets", () =>
     rejects({ command: "x", required_gpus: [[0]] }, "required_gpus", /need a target/));
   it("rejects a GPU count with GPU indices", () =>

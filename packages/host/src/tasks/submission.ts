@@ -18,8 +18,11 @@ import {
 
 import type { HostConfig } from "../config.js";
 import type { NodeCapacity, ResourceLedger, ResourceRequest } from "../scheduler/ledger.js";
-import { formatCores } from "../scheduler/ledger.js";
+import { countOf, formatCores } from "../scheduler/ledger.js";
 import type { TaskRecord } from "../store/types.js";
+
+/** The smallest memory limit the Docker Engine accepts for a container (6 MiB). */
+const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
 
 const ENVIRONMENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const IMAGE_REFERENCE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,499}$/;
@@ -42,6 +45,15 @@ export function buildTaskRecords(submission: ParsedTaskSubmission, context: Subm
     throw new InvalidInputError(
       "command: must not be empty; give the program to run, for example 'python train.py'",
       "command",
+    );
+  }
+
+  const memory = submission.required_memory_bytes;
+  if (memory !== null && memory > 0 && memory < MIN_MEMORY_BYTES) {
+    throw new InvalidInputError(
+      `required_memory_bytes: ${formatBytes(memory)} is below Docker's minimum memory limit of 6 MiB (${MIN_MEMORY_BYTES} bytes); ` +
+        "ask for 7M or more, or 0 for no limit",
+      "required_memory_bytes",
     );
   }
 
@@ -236,5 +248,5 @@ function checkCanEverFit(target: Target | null, request: ResourceRequest, ledger
 
 function describeCapacity(capacity: NodeCapacity): string {
   const memory = capacity.memoryBytes === null ? "unknown memory" : `${formatBytes(capacity.memoryBytes)} memory`;
-  return `${capacity.hostname} with ${formatCores(capacity.totalCores)}, ${memory} and ${capacity.gpuIds.length} GPUs`;
+  return `${capacity.hostname} with ${formatCores(capacity.totalCores)}, ${memory} and ${countOf(capacity.gpuIds.length, "GPU")}`;
 }

@@ -67,7 +67,7 @@ export class HostLink {
           if (body.success) {
             this.intervalMs = Math.min(this.options.intervalSeconds, body.data.heartbeat_interval_seconds) * 1000;
           }
-          logger.info({ host: hostUrl, node: this.options.nodeName }, "registered with host");
+          logger.info({ host: hostUrl }, "registered with host");
           this.registered = true;
           for (const resolve of this.registeredWaiters.splice(0)) resolve();
           return;

@@ -34,3 +34,20 @@ export function finalStatusOf(ending: ContainerEnding): { status: TaskStatus; me
     return { status: "failed", message: `The container ended without an exit code.${hint}` };
   return { status: "failed", message: `Exited with code ${ending.exitCode}.${hint}` };
 }
+
+/**
+ * Explains why a container could not start. Docker's text for a missing program is long and buried in
+ * runtime details, so that case is rewritten to name the program, the image and the fix.
+ */
+export function describeStartError(engineMessage: string, image: string, program: string): string {
+  if (/executable file not found|no such file or directory/i.test(engineMessage)) {
+    return (
+      `The command '${program}' was not found in image ${image}. Use an image or environment that provides it ` +
+      `(for example --image python:3.12-slim), or give its full path. Docker reported: ${engineMessage}`
+    );
+  }
+  if (/permission denied/i.test(engineMessage)) {
+    return `The command '${program}' in image ${image} is not executable (permission denied). Docker reported: ${engineMessage}`;
+  }
+  return `The container could not start: ${engineMessage}`;
+}

@@ -21,7 +21,7 @@ import type { RunnerConfig } from "../config.js";
 import { ContainerExistsError, ImageNotFoundError, type ContainerState, type WorkloadDriver } from "../driver/types.js";
 import type { RunnerState, TaskEntry } from "../state/runner-state.js";
 import { buildTaskContainerSpec } from "./container-spec.js";
-import { finalStatusOf } from "./exit-status.js";
+import { describeStartError, finalStatusOf } from "./exit-status.js";
 import { readLastLine } from "./last-line.js";
 import type { StatusReporter } from "./status-reporter.js";
 
@@ -246,7 +246,11 @@ export class TaskExecutor {
       await this.recordFinal(entry, {
         status: "failed",
         exit_code: failedContainer?.exitCode ?? null,
-        message: `The container could not start: ${(error as Error).message}`,
+        message: describeStartError(
+          (error as Error).message,
+          entry.request.docker_image_name,
+          programOf(entry.request),
+        ),
       });
       await driver.removeContainer(entry.container_name);
       return false;
@@ -276,7 +280,7 @@ export class TaskExecutor {
         exit_code: result.exit_code,
         message: result.message,
         started_at: entry.started_at,
-        completed_at: result.finishedAt ?? new Date().toISOString(),
+        completed_at: notBefore(result.finishedAt ?? new Date().toISOString(), entry.started_at),
       },
     });
     await persisted;
@@ -318,4 +322,18 @@ export class TaskExecutor {
 
 function hasEverStarted(container: ContainerState): boolean {
   return container.startedAt !== null && !container.startedAt.startsWith("0001-");
+}
+
+/**
+ * Returns `time`, or `earliest` when `time` is earlier. Docker can record a very short container's
+ * StartedAt a few milliseconds after its FinishedAt, and a task must not end before it started.
+ */
+function notBefore(time: string, earliest: string | null): string {
+  if (earliest === null) return time;
+  return Date.parse(time) < Date.parse(earliest) ? earliest : time;
+}
+
+/** The program a task runs: the first word of a shell command, or the command itself in exec form. */
+function programOf(request: ParsedTaskExecuteRequest): string {
+  return request.shell ? (request.command.trim().split(/\s+/)[0] ?? request.command) : request.command;
 }
