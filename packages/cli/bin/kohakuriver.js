@@ -1,4 +1,13 @@
 #!/usr/bin/env node
 import { runCli } from "../dist/main.js";
 
+// A reader that closes the pipe early (`kohakuriver task logs ID | head`) ends the output. Exit quietly
+// with the status a shell reports for a process ended by SIGPIPE (128 + 13), as `cat` would have.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(141);
+  });
+}
+
 process.exitCode = await runCli(process.argv.slice(2));

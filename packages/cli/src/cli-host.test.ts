@@ -139,7 +139,7 @@ describe("CLI with a host and no runners", () => {
     assert.equal((await cli(["task", "kill", taskId])).code, 0);
 
     assert.equal(await waiting.exit, 137);
-    assert.match(waiting.stdout.text, new RegExp(`\\ntask ${taskId} killed`));
+    assert.match(waiting.stdout.text, new RegExp(`^submitted task ${taskId}\\ntask ${taskId} killed[^\\n]*\\n$`));
     assert.match(waiting.stderr.text, new RegExp(`task ${taskId}: pending\\n`));
   });
 
@@ -186,10 +186,34 @@ describe("CLI with a host and no runners", () => {
   it("node status of an unknown node fails plainly", async () => {
     const result = await cli(["node", "status", "nowhere"]);
     assert.equal(result.code, 1);
+    assert.equal(result.stderr, "error: node 'nowhere' not found (no nodes are registered yet)\n");
+  });
+
+  it("node health of an unknown node fails plainly", async () => {
+    const result = await cli(["node", "health", "nowhere"]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stderr, "error: node 'nowhere' not found (no nodes are registered yet)\n");
+  });
+
+  it("task list names a filter that matches nothing", async () => {
+    const result = await cli(["task", "list", "-s", "completed", "-n", "nowhere"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "");
     assert.equal(
       result.stderr,
-      "error: node 'nowhere' not found; list the registered nodes with 'kohakuriver node list'\n",
+      "no task matches the filter (status completed, node nowhere); list all tasks with 'kohakuriver task list'\n",
     );
+
+    const byNode = await cli(["task", "list", "--node", "nowhere"]);
+    assert.equal(
+      byNode.stderr,
+      "no task matches the filter (node nowhere); list all tasks with 'kohakuriver task list'\n",
+    );
+  });
+
+  it("task submit takes --cpus as --cores", async () => {
+    const response = await submitJson(["--cpus", "2", "--", "true"]);
+    assert.equal((await taskJson(response.task_ids[0] as string)).required_cores, 2);
   });
 
   it("node health and summary without nodes", async () => {

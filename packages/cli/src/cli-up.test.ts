@@ -57,7 +57,7 @@ describe("kohakuriver up", { skip }, () => {
     assert.equal(result.code, 0, result.stderr);
     const taskId = /^submitted task (\d+)\n/.exec(result.stdout)?.[1];
     assert.ok(taskId !== undefined, result.stdout);
-    assert.match(result.stdout, new RegExp(`\\ntask ${taskId} completed \\(exit code 0\\)\\n$`));
+    assert.equal(result.stdout, `submitted task ${taskId}\nhello\ntask ${taskId} completed (exit code 0)\n`);
 
     const logs = await cli(["task", "logs", taskId]);
     assert.equal(logs.stdout, "hello\n");
@@ -68,12 +68,15 @@ describe("kohakuriver up", { skip }, () => {
     assert.equal(result.code, 0, result.stderr);
     const taskId = /^submitted task (\d+)/.exec(result.stdout)?.[1] as string;
     assert.equal((await cli(["task", "logs", taskId])).stdout, "a b|it's|-c|$HOME|");
+    // The output has no final newline, so --wait ends the line before its result line.
+    assert.match(result.stdout, new RegExp(`\\na b\\|it's\\|-c\\|\\$HOME\\|\\ntask ${taskId} completed`));
   });
 
   it("returns the task's exit code", async () => {
     const result = await cli(["task", "submit", "-w", "-e", "CODE=3", "--", "sh", "-c", "echo oops >&2; exit $CODE"]);
     assert.equal(result.code, 3);
     assert.match(result.stdout, /failed \(exit code 3\)/);
+    assert.match(result.stderr, /\noops\n/);
     const taskId = /^submitted task (\d+)/.exec(result.stdout)?.[1] as string;
     assert.equal((await cli(["task", "logs", "--stderr", taskId])).stdout, "oops\n");
   });
@@ -83,6 +86,23 @@ describe("kohakuriver up", { skip }, () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^submitted batch \d+ with 2 tasks\n/);
     assert.equal(result.stdout.match(/completed \(exit code 0\)/g)?.length, 2);
+    const taskIds = [...result.stdout.matchAll(/^submitted task (\d+)$/gm)].map((match) => match[1]);
+    assert.equal(taskIds.length, 2);
+    for (const taskId of taskIds) {
+      // `hostname` in a container prints the container's short id, one line.
+      assert.match(result.stdout, new RegExp(`\\n==> task ${taskId} on ${nodeName} <==\\n[0-9a-f]+\\n`));
+    }
+  });
+
+  it("streams one task's output while waiting", async () => {
+    const waiting = startCaptured(["task", "submit", "--wait", "--", "sh", "-c", "echo first; sleep 3; echo second"], {
+      env,
+    });
+    await waitFor("the first line of output", () => (waiting.stdout.text.includes("first\n") ? true : undefined));
+    assert.doesNotMatch(waiting.stdout.text, /second|completed/);
+
+    assert.equal(await waiting.exit, 0);
+    assert.match(waiting.stdout.text, /\nfirst\nsecond\ntask \d+ completed \(exit code 0\)\n$/);
   });
 
   it("follows a task's output until it ends", async () => {
@@ -127,7 +147,12 @@ describe("kohakuriver up", { skip }, () => {
 
     const status = await cli(["node", "status", nodeName]);
     assert.equal(status.code, 0, status.stderr);
-    assert.match(status.stdout, /\nCores in use\s+\d+ \/ \d+ \(\d+ free\)\n/);
+    assert.match(status.stdout, /\nCores reserved\s+\d+ \/ \d+ \(\d+ free\)\n/);
+    assert.match(status.stdout, /\nMemory reserved\s+[\d.]+ [KMGT]?B \/ [\d.]+ [KMGT]?B\n/);
+
+    const unknown = await cli(["node", "health", "nosuch"]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, new RegExp(`^error: node 'nosuch' not found \\(registered nodes: .*${nodeName}`));
 
     const health = await cli(["node", "health", nodeName, "--json"]);
     const samples = JSON.parse(health.stdout) as NodeHealth[];

@@ -27,6 +27,8 @@ export interface CliRuntime {
   exitCode: number;
   /** The host URL once a command resolved it, so errors can name it. */
   hostUrl: string | undefined;
+  /** Advice on choosing another port when one is in use, set by the commands that listen (up, host, runner). */
+  portInUseHint?: string;
 }
 
 /** Where a setting's value came from, for `config show`. */

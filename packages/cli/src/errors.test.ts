@@ -80,6 +80,24 @@ describe("reportError", () => {
     assert.doesNotMatch(stderr, /bug/);
   });
 
+  it("names the command's port setting for a port in use", () => {
+    const stderr = new CaptureStream();
+    const output = new Output(new CaptureStream(), stderr, { NO_COLOR: "1" });
+    const error = Object.assign(new Error("listen EADDRINUSE: address already in use 127.0.0.1:8000"), {
+      code: "EADDRINUSE",
+      syscall: "listen",
+    });
+    reportError(error, output, {
+      hostUrl: undefined,
+      debug: false,
+      portInUseHint: "choose other ports with 'kohakuriver up --port N --runner-port M'",
+    });
+    assert.match(
+      stderr.text,
+      /\nhint: another process uses this port; stop it, or choose other ports with 'kohakuriver up --port N --runner-port M'\n$/,
+    );
+  });
+
   it("prints errors caused by system errors plainly", () => {
     const cause = Object.assign(new Error("connect ENOENT /nope"), { code: "ENOENT", syscall: "connect" });
     const error = new Error("Docker Engine not reachable at /nope: connect ENOENT /nope", { cause });

@@ -40,6 +40,8 @@ export interface ReportErrorOptions {
   hostUrl: string | undefined;
   /** Print stack traces (the global --debug option). */
   debug: boolean;
+  /** Advice on choosing another port when one is in use, naming the option or config key of the command that listened. */
+  portInUseHint?: string | undefined;
 }
 
 /** Prints an error the way its kind calls for and returns the exit code for it. */
@@ -96,7 +98,8 @@ export function reportError(error: unknown, output: Output, options: ReportError
     // its socket), reported directly or as the cause of a daemon's error, rather than bugs.
     output.error((error as Error).message);
     if (systemError.code === "EADDRINUSE") {
-      output.hint("another process uses this port; stop it or choose another port");
+      const fix = options.portInUseHint ?? "choose another port";
+      output.hint(`another process uses this port; stop it, or ${fix}`);
     }
     if (systemError.code === "EACCES" || systemError.code === "EPERM") {
       output.hint("run as a user that may access this path, or change it in the config");

@@ -33,6 +33,37 @@ describe("runCli", () => {
     assert.match(result.stdout, /--cores <n>\s+CPU cores to reserve; 0 means no limit/);
   });
 
+  it("describes only what exists in the root help", async () => {
+    const result = await runCaptured(["--help"]);
+    assert.equal(result.code, 0);
+    assert.match(result.stdout, /runs command tasks in\s+Docker containers/);
+    assert.doesNotMatch(result.stdout, /VPS/);
+  });
+
+  it("explains submit --wait output and exit codes", async () => {
+    const result = await runCaptured(["task", "submit", "--help"]);
+    assert.match(result.stdout, /-w, --wait\s+wait until the task finishes, print its output and exit/);
+    assert.match(result.stdout, /its stderr to stderr/);
+    assert.match(result.stdout, /or 1 when it has none \(it never started\)/);
+  });
+
+  it("hides the --cpus alias but accepts it", async () => {
+    const help = await runCaptured(["task", "submit", "--help"]);
+    assert.doesNotMatch(help.stdout, /--cpus/);
+
+    const port = await unusedPort();
+    const result = await runCaptured(["-P", String(port), "task", "submit", "--cpus", "x", "--", "true"]);
+    assert.equal(result.code, 2);
+    assert.equal(result.stderr, "error: invalid value 'x' for --cpus: use a number of cores, 0 or more\n");
+  });
+
+  it("names -n differently in task list and task logs", async () => {
+    const list = await runCaptured(["task", "list", "--help"]);
+    assert.match(list.stdout, /-n, --node <hostname>\s+only tasks assigned to this node/);
+    const logs = await runCaptured(["task", "logs", "--help"]);
+    assert.match(logs.stdout, /-n, --lines <n>\s+print only the last N lines, as tail -n does/);
+  });
+
   it("rejects unknown options with exit code 2", async () => {
     const result = await runCaptured(["task", "list", "--bogus"]);
     assert.equal(result.code, 2);

@@ -39,7 +39,7 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
     return runtime.exitCode;
   } catch (error) {
     const debug = program.opts<{ debug?: boolean }>().debug === true || argv.includes("--debug");
-    return reportError(error, output, { hostUrl: runtime.hostUrl, debug });
+    return reportError(error, output, { hostUrl: runtime.hostUrl, debug, portInUseHint: runtime.portInUseHint });
   }
 }
 
@@ -51,7 +51,9 @@ export function buildProgram(runtime: CliRuntime): Command {
   const program = new Command("kohakuriver");
 
   program
-    .description("Command-line client of KohakuRiver, a cluster manager for command tasks and VPS sessions.")
+    .description(
+      "Command-line client of KohakuRiver, a cluster manager that runs command tasks in Docker containers on your nodes.",
+    )
     .option("-H, --host <host>", "host address (env KOHAKURIVER_HOST, default localhost)")
     .option("-P, --port <port>", "host API port (env KOHAKURIVER_PORT, default 8000)")
     .option("--debug", "print stack traces of errors")

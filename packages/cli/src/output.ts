@@ -63,6 +63,11 @@ export class Output {
     if (text !== "") this.stdout.write(text);
   }
 
+  /** Writes text to stderr exactly as given (a task's stderr log). */
+  rawError(text: string): void {
+    if (text !== "") this.stderr.write(text);
+  }
+
   /** Writes a value as indented JSON to stdout. */
   json(value: unknown): void {
     this.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

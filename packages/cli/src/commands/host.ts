@@ -15,6 +15,8 @@ export function registerHost(program: Command, runtime: CliRuntime): void {
     .option("-c, --config <path>", "host config file (default: ~/.kohakuriver/host.toml when it exists)")
     .action(async (options: { config?: string }) => {
       const { io, output } = runtime;
+      runtime.portInUseHint =
+        "set another port with HOST_PORT in the host config file or the KOHAKURIVER_HOST_PORT variable";
       // Loaded here, not at the top, so that client commands start without loading the host's modules.
       const { loadHostConfig, startHost } = await import("@kohakuriver/host");
       const defaultFile = join(kohakuriverHome(io.env), "host.toml");

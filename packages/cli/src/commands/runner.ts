@@ -15,6 +15,8 @@ export function registerRunner(program: Command, runtime: CliRuntime): void {
     .option("-c, --config <path>", "runner config file (default: ~/.kohakuriver/runner.toml when it exists)")
     .action(async (options: { config?: string }) => {
       const { io, output } = runtime;
+      runtime.portInUseHint =
+        "set another port with RUNNER_PORT in the runner config file or the KOHAKURIVER_RUNNER_PORT variable";
       // Loaded here, not at the top, so that client commands start without loading the runner's modules.
       const { loadRunnerConfig, startRunner } = await import("@kohakuriver/runner");
       const defaultFile = join(kohakuriverHome(io.env), "runner.toml");

@@ -16,6 +16,7 @@ import { CliError, UsageError } from "../errors.js";
 import { runUntilInterrupted, whenAborted } from "../interrupt.js";
 import type { Output } from "../output.js";
 import { claimPidFile, releasePidFile, upPidFile } from "../pid-file.js";
+import { plural } from "../plural.js";
 import type { UpSettings } from "./up-config.js";
 
 interface UpOptions {
@@ -43,6 +44,7 @@ export function registerUp(program: Command, runtime: CliRuntime): void {
     .option("--name <node>", "node name of the runner (default: this machine's host name)")
     .action(async (options: UpOptions) => {
       const { io } = runtime;
+      runtime.portInUseHint = "choose other ports with 'kohakuriver up --port N --runner-port M' (0 picks a free port)";
       const settings: UpSettings = {
         dataDir: options.dataDir ?? kohakuriverHome(io.env),
         hostPort: options.port === undefined ? DEFAULT_PORT : parseUpPort(options.port, "--port"),
@@ -135,7 +137,7 @@ function printReady(
   const capacity =
     node === undefined
       ? ""
-      : ` with ${node.total_cores} cores and ${node.memory_total_bytes === null ? "unknown" : formatBytes(node.memory_total_bytes)} memory`;
+      : ` with ${plural(node.total_cores, "core")} and ${node.memory_total_bytes === null ? "unknown" : formatBytes(node.memory_total_bytes)} memory`;
   const portOption = host.port === DEFAULT_PORT ? "" : ` -P ${host.port}`;
 
   output.line(`${colors.green("kohakuriver is up:")} host ${host.url}, node ${colors.bold(nodeName)}${capacity}`);

@@ -142,6 +142,21 @@ describe("DockerDriver engine specifics", { skip: skip ?? false }, () => {
     await rm(tempDir, { recursive: true, force: true });
   });
 
+  test("keeps a last line without newline", async () => {
+    // The follow stream can end before the engine stores output written just before the exit.
+    const containerSpec = spec("partial-line", ["sh", "-c", "printf abc; printf err >&2; sleep 0.5"]);
+    await driver.createContainer(containerSpec);
+    await driver.startContainer(containerSpec.name);
+    const files = {
+      stdoutPath: join(tempDir, containerSpec.name, "out"),
+      stderrPath: join(tempDir, containerSpec.name, "err"),
+    };
+    // Capture while it runs, as the runner does.
+    await Promise.all([driver.waitContainer(containerSpec.name), driver.captureLogs(containerSpec.name, files)]);
+    assert.equal(await readFile(files.stdoutPath, "utf8"), "abc");
+    assert.equal(await readFile(files.stderrPath, "utf8"), "err");
+  });
+
   test("memory limit OOM kill sets oomKilled", async () => {
     const containerSpec = spec(
       "oom",

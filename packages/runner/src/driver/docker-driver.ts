@@ -6,7 +6,7 @@
 import type { Logger } from "@kohakuriver/common";
 import Docker from "dockerode";
 
-import { copyContainerLogs } from "./docker-logs.js";
+import { completeContainerLogs, copyContainerLogs } from "./docker-logs.js";
 import { buildCreateOptions, toContainerState } from "./docker-spec.js";
 import { engineMessageOf, isUnreachable, statusCodeOf, wrapEngineError } from "./docker-errors.js";
 import {
@@ -134,6 +134,8 @@ export class DockerDriver implements WorkloadDriver {
   async captureLogs(name: string, files: LogFiles): Promise<void> {
     try {
       await copyContainerLogs(this.docker, name, files);
+      const state = await this.inspectContainer(name);
+      if (state !== null && !state.running) await completeContainerLogs(this.docker, name, files);
     } catch (error) {
       if (statusCodeOf(error) === null && !isUnreachable(error)) {
         // A file system or stream error, which already names its path.

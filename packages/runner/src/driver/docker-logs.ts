@@ -1,7 +1,7 @@
 /** Copies a container's output from the engine's logs API into a stdout file and a stderr file. */
 
 import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { finished } from "node:stream/promises";
 
@@ -78,4 +78,30 @@ export async function copyContainerLogs(docker: Docker, name: string, files: Log
     stderrFile.end();
     await filesClosed;
   }
+}
+
+/**
+ * Makes sure the files hold everything the engine kept once the container has stopped. A following log
+ * stream can end a moment before the engine stores the container's last output: with Docker 20.10,
+ * `printf abc; sleep 0.5` left an empty stdout file. The logs of the stopped container are read once more
+ * (the engine then sends everything and ends the stream), and the files are replaced when the sizes differ.
+ */
+export async function completeContainerLogs(docker: Docker, name: string, files: LogFiles): Promise<void> {
+  const complete = { stdoutPath: `${files.stdoutPath}.complete`, stderrPath: `${files.stderrPath}.complete` };
+  try {
+    await copyContainerLogs(docker, name, complete);
+    const [followed, reread] = await Promise.all([sizesOf(files), sizesOf(complete)]);
+    if (followed.stdout !== reread.stdout || followed.stderr !== reread.stderr) {
+      await rename(complete.stdoutPath, files.stdoutPath);
+      await rename(complete.stderrPath, files.stderrPath);
+    }
+  } finally {
+    await rm(complete.stdoutPath, { force: true });
+    await rm(complete.stderrPath, { force: true });
+  }
+}
+
+async function sizesOf(files: LogFiles): Promise<{ stdout: number; stderr: number }> {
+  const [stdout, stderr] = await Promise.all([stat(files.stdoutPath), stat(files.stderrPath)]);
+  return { stdout: stdout.size, stderr: stderr.size };
 }

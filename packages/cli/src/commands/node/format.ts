@@ -1,6 +1,6 @@
 /** Text views of nodes shared by the node commands. */
 
-import { formatBytes, type GpuInfo, type NodeHealth, type NodeResponse } from "@kohakuriver/api";
+import { formatBytes, NotFoundError, type GpuInfo, type NodeHealth, type NodeResponse } from "@kohakuriver/api";
 
 import type { Colors } from "../../output.js";
 import { formatDuration, formatTime } from "../task/format.js";
@@ -19,6 +19,13 @@ export function formatMemoryUsage(used: number | null, total: number | null): st
   return `${formatBytes(used)} / ${formatBytes(total)}`;
 }
 
+/** Formats the age of the last heartbeat, such as `3s ago`, for tables where the full time does not fit. */
+export function formatHeartbeatAge(iso: string | null, now = Date.now()): string {
+  if (iso === null) return "never";
+  const age = (now - Date.parse(iso)) / 1000;
+  return Number.isNaN(age) ? iso : `${formatDuration(age)} ago`;
+}
+
 /** The last heartbeat as local time with its age, such as `2026-12-04 10:00:01 (3s ago)`. */
 export function formatHeartbeat(iso: string | null, now = Date.now()): string {
   if (iso === null) return "never";
@@ -26,10 +33,17 @@ export function formatHeartbeat(iso: string | null, now = Date.now()): string {
   return Number.isNaN(age) ? iso : `${formatTime(iso)} (${formatDuration(age)} ago)`;
 }
 
+/** Formats the cores reserved by tasks over the node's cores, such as `4 / 16`. */
 export function formatCoreUsage(node: Pick<NodeResponse, "cores_in_use" | "total_cores">): string {
   return `${node.cores_in_use} / ${node.total_cores}`;
 }
 
+/** Formats the memory reserved by tasks (their memory limits) over the node's memory, such as `4.0 GB / 67.4 GB`. */
+export function formatReservedMemory(node: Pick<NodeResponse, "memory_in_use_bytes" | "memory_total_bytes">): string {
+  return `${formatBytes(node.memory_in_use_bytes)} / ${formatBytes(node.memory_total_bytes)}`;
+}
+
+/** Formats the GPUs allocated to tasks over the node's GPUs, such as `1 / 2`, or `-` for a node without GPUs. */
 export function formatGpuUsage(node: Pick<NodeResponse, "gpus_in_use" | "gpu_info">): string {
   if (node.gpu_info.length === 0) return "-";
   return `${node.gpus_in_use.length} / ${node.gpu_info.length}`;
@@ -78,4 +92,11 @@ export function formatTemperature(health: Pick<NodeHealth, "current_avg_temp" | 
   if (health.current_avg_temp === null && health.current_max_temp === null) return "-";
   const show = (value: number | null): string => (value === null ? "-" : `${value.toFixed(0)} °C`);
   return `${show(health.current_avg_temp)} avg, ${show(health.current_max_temp)} max`;
+}
+
+/** Builds the not-found error for a node name that is not registered, listing the registered names. */
+export function unknownNodeError(hostname: string, nodes: Array<Pick<NodeResponse, "hostname">>): NotFoundError {
+  const names = nodes.map((item) => item.hostname).sort();
+  const known = names.length === 0 ? "no nodes are registered yet" : `registered nodes: ${names.join(", ")}`;
+  return new NotFoundError(`node '${hostname}' not found (${known})`);
 }

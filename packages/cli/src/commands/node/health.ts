@@ -1,10 +1,11 @@
 /** `kohakuriver node health [HOST]`: the latest health sample of one node or of the whole cluster. */
 
-import type { NodeHealth } from "@kohakuriver/api";
+import { NotFoundError, type HostClient, type NodeHealth } from "@kohakuriver/api";
 import type { Command } from "commander";
 
 import { createClient, type CliRuntime } from "../../context.js";
 import type { Output } from "../../output.js";
+import { plural } from "../../plural.js";
 import {
   colorNodeStatus,
   formatGpuLines,
@@ -12,6 +13,7 @@ import {
   formatMemoryUsage,
   formatPercent,
   formatTemperature,
+  unknownNodeError,
 } from "./format.js";
 
 export function registerNodeHealth(node: Command, runtime: CliRuntime): void {
@@ -25,8 +27,7 @@ export function registerNodeHealth(node: Command, runtime: CliRuntime): void {
       const client = createClient(command, runtime);
 
       if (hostname !== undefined) {
-        // The host returns a one-element array for a single node.
-        const samples = await client.getNodeHealth(hostname);
+        const samples = await getNodeHealth(client, hostname);
         if (options.json === true) {
           output.json(samples);
           return;
@@ -85,11 +86,22 @@ export function registerNodeHealth(node: Command, runtime: CliRuntime): void {
     });
 }
 
+/** Fetches one node's health sample. For an unknown node the error lists the registered nodes. */
+async function getNodeHealth(client: HostClient, hostname: string): Promise<NodeHealth[]> {
+  try {
+    // The host returns a one-element array for a single node.
+    return await client.getNodeHealth(hostname);
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw unknownNodeError(hostname, await client.listNodes());
+  }
+}
+
 function printNodeHealth(health: NodeHealth, output: Output): void {
   const pairs: Array<[string, string]> = [
     ["Node", health.hostname],
     ["Status", colorNodeStatus(health.status, output.colors)],
-    ["CPU", `${formatPercent(health.cpu_percent)} of ${health.total_cores} cores`],
+    ["CPU", `${formatPercent(health.cpu_percent)} of ${plural(health.total_cores, "core")}`],
     [
       "Memory used",
       `${formatMemoryUsage(health.memory_used_bytes, health.memory_total_bytes)} (${formatPercent(health.memory_percent)})`,

@@ -1,6 +1,5 @@
 /** `kohakuriver node status HOST`: the detail view of one node. */
 
-import { formatBytes, NotFoundError } from "@kohakuriver/api";
 import type { Command } from "commander";
 
 import { createClient, type CliRuntime } from "../../context.js";
@@ -13,22 +12,23 @@ import {
   formatMemoryUsage,
   formatNuma,
   formatPercent,
+  formatReservedMemory,
   formatTemperature,
+  unknownNodeError,
 } from "./format.js";
 
 export function registerNodeStatus(node: Command, runtime: CliRuntime): void {
   node
     .command("status")
-    .summary("show one node: capacity, allocations, load, NUMA topology and GPUs")
+    .summary("show one node: capacity, what tasks reserved, measured load, NUMA topology and GPUs")
     .argument("<hostname>", "node name as shown by 'kohakuriver node list'")
     .option("--json", "print the API's node object as JSON")
     .action(async (hostname: string, options: { json?: boolean }, command: Command) => {
       const { output } = runtime;
       const client = createClient(command, runtime);
-      const item = (await client.listNodes()).find((candidate) => candidate.hostname === hostname);
-      if (item === undefined) {
-        throw new NotFoundError(`node '${hostname}' not found; list the registered nodes with 'kohakuriver node list'`);
-      }
+      const nodes = await client.listNodes();
+      const item = nodes.find((candidate) => candidate.hostname === hostname);
+      if (item === undefined) throw unknownNodeError(hostname, nodes);
 
       if (options.json === true) {
         output.json(item);
@@ -38,15 +38,15 @@ export function registerNodeStatus(node: Command, runtime: CliRuntime): void {
         ["Node", item.hostname],
         ["Status", colorNodeStatus(item.status, output.colors)],
         ["URL", item.url],
-        ["Cores in use", `${formatCoreUsage(item)} (${item.available_cores} free)`],
-        ["Memory reserved", formatBytes(item.memory_in_use_bytes)],
+        ["Cores reserved", `${formatCoreUsage(item)} (${item.available_cores} free)`],
+        ["Memory reserved", formatReservedMemory(item)],
+        ["GPUs reserved", formatGpuUsage(item)],
+        ["CPU used", `${formatPercent(item.cpu_percent)} (measured)`],
         [
           "Memory used",
-          `${formatMemoryUsage(item.memory_used_bytes, item.memory_total_bytes)} (${formatPercent(item.memory_percent)})`,
+          `${formatMemoryUsage(item.memory_used_bytes, item.memory_total_bytes)} (${formatPercent(item.memory_percent)}, measured)`,
         ],
-        ["CPU", formatPercent(item.cpu_percent)],
         ["Temperature", formatTemperature(item)],
-        ["GPUs in use", formatGpuUsage(item)],
         ["NUMA", formatNuma(item.numa_topology)],
         ["VM capable", item.vm_capable ? "yes" : "no"],
         ["Runner version", item.runner_version ?? "-"],

@@ -11,10 +11,11 @@ const COUNT_LIMIT = 10_000;
 
 export interface ClusterSummary {
   nodes: { online: number; offline: number };
-  /** Cores of online nodes, and the cores reserved by tasks on them. */
+  /** Cores of online nodes, and the cores reserved by tasks on them (`in_use`). */
   cores: { total: number; in_use: number };
-  /** Memory of online nodes in bytes: reported total, reported use, and reserved by tasks. */
+  /** Memory of online nodes in bytes: reported total, measured use, and reserved by tasks' memory limits. */
   memory_bytes: { total: number; used: number; reserved: number };
+  /** GPUs of online nodes, and the GPUs allocated to tasks on them (`in_use`). */
   gpus: { total: number; in_use: number };
   /** Command tasks per status. `capped` lists statuses whose count reached the limit and may be higher. */
   tasks: { counts: Record<TaskStatus, number>; capped: TaskStatus[] };
@@ -37,13 +38,16 @@ export function registerNodeSummary(node: Command, runtime: CliRuntime): void {
       }
       output.details([
         ["Nodes", `${summary.nodes.online} online, ${summary.nodes.offline} offline`],
-        ["Cores", `${summary.cores.in_use} / ${summary.cores.total} in use`],
+        ["Cores reserved", `${summary.cores.in_use} / ${summary.cores.total}`],
         [
-          "Memory",
-          `${formatBytes(summary.memory_bytes.used)} / ${formatBytes(summary.memory_bytes.total)} used, ` +
-            `${formatBytes(summary.memory_bytes.reserved)} reserved by tasks`,
+          "Memory reserved",
+          `${formatBytes(summary.memory_bytes.reserved)} / ${formatBytes(summary.memory_bytes.total)}`,
         ],
-        ["GPUs", `${summary.gpus.in_use} / ${summary.gpus.total} in use`],
+        ["GPUs reserved", `${summary.gpus.in_use} / ${summary.gpus.total}`],
+        [
+          "Memory used",
+          `${formatBytes(summary.memory_bytes.used)} / ${formatBytes(summary.memory_bytes.total)} (measured)`,
+        ],
       ]);
 
       const rows = TASK_STATUSES.filter((status) => tasks.counts[status] > 0).map((status) => [

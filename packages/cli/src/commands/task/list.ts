@@ -24,7 +24,7 @@ export function registerTaskList(task: Command, runtime: CliRuntime): void {
     .command("list")
     .summary("list command tasks, newest first")
     .option("-s, --status <status>", "only tasks with this status, e.g. running, failed")
-    .option("-n, --node <node>", "only tasks on this node")
+    .option("-n, --node <hostname>", "only tasks assigned to this node, named as in 'kohakuriver node list'")
     .option("-l, --limit <n>", "maximum number of tasks to show (default: 50)")
     .option("-c, --compact", "show only id, status, node and command")
     .option("--json", "print the API's task objects as JSON")
@@ -41,7 +41,7 @@ export function registerTaskList(task: Command, runtime: CliRuntime): void {
         return;
       }
       if (tasks.length === 0) {
-        output.note("no tasks match; submit one with 'kohakuriver task submit -- CMD ARGS...'");
+        output.note(emptyListNote(status, options.node));
         return;
       }
       if (options.compact === true) {
@@ -61,6 +61,15 @@ export function registerTaskList(task: Command, runtime: CliRuntime): void {
         tasks.map((item) => fullRow(item, output.colors)),
       );
     });
+}
+
+/** Says why the list is empty: the filter matched nothing, or there are no tasks at all. */
+export function emptyListNote(status: string | undefined, node: string | undefined): string {
+  const filters = [];
+  if (status !== undefined) filters.push(`status ${status}`);
+  if (node !== undefined) filters.push(`node ${node}`);
+  if (filters.length === 0) return "no tasks yet; submit one with 'kohakuriver task submit -- CMD ARGS...'";
+  return `no task matches the filter (${filters.join(", ")}); list all tasks with 'kohakuriver task list'`;
 }
 
 function fullRow(task: TaskResponse, colors: Colors): string[] {

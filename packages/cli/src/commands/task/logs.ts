@@ -8,6 +8,7 @@ import { createClient, type CliRuntime } from "../../context.js";
 import { runUntilInterrupted } from "../../interrupt.js";
 import type { Output } from "../../output.js";
 import { checkTaskId, parseInteger } from "../../options.js";
+import { LogReader } from "./log-reader.js";
 
 interface LogsOptions {
   stderr?: boolean;
@@ -24,7 +25,7 @@ export function registerTaskLogs(task: Command, runtime: CliRuntime): void {
     .argument("<id>", "task id")
     .option("-e, --stderr", "print stderr instead of stdout")
     .option("-f, --follow", "keep printing new output every second until the task finishes")
-    .option("-n, --lines <n>", "print only the last N lines (default: the whole log)")
+    .option("-n, --lines <n>", "print only the last N lines, as tail -n does (default: the whole log)")
     .action(async (taskId: string, options: LogsOptions, command: Command) => {
       checkTaskId(taskId);
       const stream = options.stderr === true ? "stderr" : "stdout";
@@ -43,8 +44,7 @@ export function registerTaskLogs(task: Command, runtime: CliRuntime): void {
 
 /**
  * Prints the log, then every second prints what was appended since, and stops once the task has
- * finished and its last output is printed. New text is found by the length already printed, so each
- * poll fetches the whole log.
+ * finished and its last output is printed.
  */
 async function followLog(
   client: HostClient,
@@ -54,43 +54,16 @@ async function followLog(
   output: Output,
   signal: AbortSignal,
 ): Promise<void> {
-  let printed = 0;
+  const reader = new LogReader(client, taskId, stream);
   let first = true;
 
   while (!signal.aborted) {
     // Read the status before the log: once a finished status is seen, the log fetched after it is complete.
     const finished = FINISHED_STATUSES.has((await client.getTask(taskId)).status);
-    const text = await client.getLog(taskId, stream);
-
-    if (text.length < printed) {
-      // The log was replaced by a shorter one (a rerun or manual truncation): print it from the start.
-      printed = 0;
-    }
-    let end = text.length;
-    if (!finished && text.endsWith("\uFFFD")) {
-      // A multi-byte character cut off at the end of a file still being written decodes as U+FFFD.
-      // Hold it back until the rest of its bytes arrive.
-      end -= 1;
-    }
-
-    let start = printed;
-    if (first && lines !== undefined) start = Math.max(start, tailStart(text.slice(0, end), lines));
-    output.raw(text.slice(start, end));
-    printed = end;
+    output.raw(await reader.readNew(finished, first ? lines : undefined));
     first = false;
 
     if (finished) return;
     await sleep(FOLLOW_POLL_MS, signal);
   }
-}
-
-/** Returns the index where the last `lines` lines of `text` begin. A trailing newline starts no extra line. */
-export function tailStart(text: string, lines: number): number {
-  let index = text.endsWith("\n") ? text.length - 1 : text.length;
-  for (let count = 0; count < lines; count += 1) {
-    const newline = text.lastIndexOf("\n", index - 1);
-    if (newline === -1) return 0;
-    index = newline;
-  }
-  return index + 1;
 }

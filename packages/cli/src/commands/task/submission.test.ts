@@ -77,6 +77,16 @@ describe("buildSubmission", () => {
     assert.throws(() => buildSubmission({ cores: "many" }, ["true"]), { message: /invalid value 'many' for --cores/ });
   });
 
+  it("accepts --cpus as an alias of --cores", () => {
+    assert.equal(buildSubmission({ cpus: "2" }, ["true"]).required_cores, 2);
+    assert.equal(buildSubmission({ cpus: "0.5" }, ["true"]).required_cores, 0.5);
+    assert.throws(() => buildSubmission({ cpus: "all" }, ["true"]), { message: /invalid value 'all' for --cpus/ });
+    assert.throws(() => buildSubmission({ cpus: "2", cores: "2" }, ["true"]), {
+      name: "UsageError",
+      message: /--cores and --cpus cannot be used together/,
+    });
+  });
+
   it("sends a GPU count for automatic placement", () => {
     const body = buildSubmission({ gpus: "2" }, ["true"]);
     assert.equal(body.required_gpu_count, 2);

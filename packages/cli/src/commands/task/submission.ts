@@ -8,6 +8,8 @@ import { parseInteger, parseNonNegativeNumber } from "../../options.js";
 export interface SubmitOptions {
   target?: string[];
   cores?: string;
+  /** Docker's name for --cores, accepted as an alias. */
+  cpus?: string;
   memory?: string;
   gpus?: string;
   container?: string;
@@ -42,7 +44,7 @@ export function buildSubmission(options: SubmitOptions, commandWords: string[]):
     command: program,
     arguments: programArguments,
     shell: false,
-    required_cores: options.cores === undefined ? 1 : parseNonNegativeNumber(options.cores, "--cores", "cores"),
+    required_cores: parseCoresOption(options),
   };
 
   const targets = (options.target ?? []).map(parseTargetOption);
@@ -72,6 +74,16 @@ export function buildSubmission(options: SubmitOptions, commandWords: string[]):
   if (options.name !== undefined) submission.name = options.name;
 
   return submission;
+}
+
+/** Reads --cores, or its alias --cpus, defaulting to 1 core. */
+function parseCoresOption(options: Pick<SubmitOptions, "cores" | "cpus">): number {
+  if (options.cores !== undefined && options.cpus !== undefined) {
+    throw new UsageError("--cores and --cpus cannot be used together: --cpus is another name for --cores");
+  }
+  if (options.cores !== undefined) return parseNonNegativeNumber(options.cores, "--cores", "cores");
+  if (options.cpus !== undefined) return parseNonNegativeNumber(options.cpus, "--cpus", "cores");
+  return 1;
 }
 
 interface ParsedTargetOption {

@@ -5,6 +5,7 @@ import { sleep } from "@kohakuriver/common";
 
 import { CliError } from "../../errors.js";
 import type { Output, Progress } from "../../output.js";
+import { plural } from "../../plural.js";
 
 /** Poll every 250 ms for the first 5 s, so short tasks report quickly, then every second. */
 const FAST_POLL_MS = 250;
@@ -13,11 +14,28 @@ const SLOW_POLL_MS = 1_000;
 /** How long the host may stay unreachable (a restart, say) before waiting gives up. */
 const UNREACHABLE_LIMIT_MS = 30_000;
 
+/** Lets a poll listener remove the progress display before it writes output. */
+export interface ProgressControl {
+  /** Removes the progress display until the next poll, so that output starts on a clean line. */
+  pause(): void;
+  /** Removes the progress display for the rest of the wait. */
+  end(): void;
+}
+
+/** Receives the latest state of every task, in the order of the task ids, after each poll. */
+export type PollListener = (tasks: TaskResponse[], progress: ProgressControl) => Promise<void>;
+
 export interface WaitOptions {
   output: Output;
   /** Show a spinner or progress lines on stderr. */
   showProgress: boolean;
   signal: AbortSignal;
+  /**
+   * Called after every poll that reached the host, including the one that finds every task finished, so
+   * that a listener reading logs after seeing a finished status reads them complete. Failures to reach the
+   * host inside the listener are retried like failed polls.
+   */
+  onPoll?: PollListener;
 }
 
 /** Waits until every task has a finished status and returns the tasks in the order of `taskIds`. */
@@ -29,16 +47,30 @@ export async function waitForTasks(
   const started = Date.now();
   const latest = new Map<string, TaskResponse>();
   let progress: Progress | undefined;
+  let showProgress = options.showProgress;
   let unreachableSince: number | undefined;
+  const progressControl: ProgressControl = {
+    pause: () => {
+      progress?.stop();
+      progress = undefined;
+    },
+    end: () => {
+      progressControl.pause();
+      showProgress = false;
+    },
+  };
 
   try {
     for (;;) {
+      let polled = false;
       try {
         for (const taskId of taskIds) {
           const known = latest.get(taskId);
           if (known !== undefined && FINISHED_STATUSES.has(known.status)) continue;
           latest.set(taskId, await client.getTask(taskId));
         }
+        await options.onPoll?.(currentTasks(latest, taskIds), progressControl);
+        polled = true;
         unreachableSince = undefined;
       } catch (error) {
         if (!(error instanceof UnavailableError) || error.cause === undefined) throw error;
@@ -46,10 +78,11 @@ export async function waitForTasks(
         if (Date.now() - unreachableSince > UNREACHABLE_LIMIT_MS) throw error;
       }
 
-      const tasks = taskIds.flatMap((taskId) => latest.get(taskId) ?? []);
-      if (tasks.length === taskIds.length && tasks.every((task) => FINISHED_STATUSES.has(task.status))) return tasks;
+      const tasks = currentTasks(latest, taskIds);
+      if (polled && tasks.length === taskIds.length && tasks.every((task) => FINISHED_STATUSES.has(task.status)))
+        return tasks;
 
-      if (options.showProgress) {
+      if (showProgress) {
         // Off a terminal each change of the text is a new line, so the clock is left out there.
         const elapsedMs = options.output.interactive ? Date.now() - started : undefined;
         const text = describeProgress(tasks, taskIds, elapsedMs, unreachableSince !== undefined);
@@ -68,6 +101,10 @@ export async function waitForTasks(
   } finally {
     progress?.stop();
   }
+}
+
+function currentTasks(latest: Map<string, TaskResponse>, taskIds: string[]): TaskResponse[] {
+  return taskIds.flatMap((taskId) => latest.get(taskId) ?? []);
 }
 
 function describeProgress(
@@ -91,5 +128,5 @@ function describeProgress(
   const counts = new Map<string, number>();
   for (const task of tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
   const summary = [...counts].map(([status, count]) => `${count} ${status}`).join(", ");
-  return `${taskIds.length} tasks: ${summary || "waiting"}${suffix}`;
+  return `${plural(taskIds.length, "task")}: ${summary || "waiting"}${suffix}`;
 }
