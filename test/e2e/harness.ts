@@ -12,6 +12,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { after, before } from "node:test";
+
 import { HostClient, type TaskResponse } from "@kohakuriver/api";
 import Docker from "dockerode";
 
@@ -320,4 +322,25 @@ export async function dockerAvailable(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** The skip reason for suites that need the Docker Engine, or false. In CI a missing engine fails instead. */
+export const dockerSkip: string | false =
+  !IN_CI && !(await dockerAvailable()) ? "no Docker Engine answers (set CI=true to make this a failure)" : false;
+
+/**
+ * Starts a host and one runner before the enclosing suite and removes everything after it. `node()`
+ * returns the runner's node name once it is online.
+ */
+export function useCluster(options: ClusterOptions = {}): { cluster: TestCluster; node: () => string } {
+  const cluster = new TestCluster(options);
+  let node = "";
+  before(async () => {
+    await cluster.startHost();
+    node = await cluster.startRunner(0);
+  });
+  after(async () => {
+    await cluster.cleanup();
+  });
+  return { cluster, node: () => node };
 }

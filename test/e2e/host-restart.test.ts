@@ -6,23 +6,15 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 
-import { TestCluster, IN_CI, dockerAvailable } from "./harness.js";
+import { useCluster, dockerSkip } from "./harness.js";
 
-const skip =
-  !IN_CI && !(await dockerAvailable()) ? "no Docker Engine answers (set CI=true to make this a failure)" : false;
-
-describe("host restart", { skip }, () => {
-  const cluster = new TestCluster();
+describe("host restart", { skip: dockerSkip }, () => {
+  const { cluster, node: nodeName } = useCluster();
   let node = "";
-
-  before(async () => {
-    await cluster.startHost();
-    node = await cluster.startRunner(0);
-  });
-  after(async () => {
-    await cluster.cleanup();
+  before(() => {
+    node = nodeName();
   });
 
   it("keeps every acknowledged task through repeated SIGKILLs and runs each once", async () => {

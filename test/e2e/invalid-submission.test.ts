@@ -4,23 +4,15 @@
  */
 
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 
-import { TestCluster, IN_CI, dockerAvailable } from "./harness.js";
+import { useCluster, dockerSkip } from "./harness.js";
 
-const skip =
-  !IN_CI && !(await dockerAvailable()) ? "no Docker Engine answers (set CI=true to make this a failure)" : false;
-
-describe("invalid submissions", { skip }, () => {
-  const cluster = new TestCluster();
+describe("invalid submissions", { skip: dockerSkip }, () => {
+  const { cluster, node: nodeName } = useCluster();
   let node = "";
-
-  before(async () => {
-    await cluster.startHost();
-    node = await cluster.startRunner(0);
-  });
-  after(async () => {
-    await cluster.cleanup();
+  before(() => {
+    node = nodeName();
   });
 
   async function post(

@@ -6,12 +6,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 
-import { TestCluster, IN_CI, dockerAvailable } from "./harness.js";
+import { TestCluster, dockerSkip } from "./harness.js";
 
-const skip =
-  !IN_CI && !(await dockerAvailable()) ? "no Docker Engine answers (set CI=true to make this a failure)" : false;
-
-describe("node offline and back", { skip }, () => {
+describe("node offline and back", { skip: dockerSkip }, () => {
   const cluster = new TestCluster();
   let node = "";
 

@@ -6,12 +6,9 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 
-import { TestCluster, IN_CI, docker, dockerAvailable } from "./harness.js";
-
-const skip =
-  !IN_CI && !(await dockerAvailable()) ? "no Docker Engine answers (set CI=true to make this a failure)" : false;
+import { TestCluster, docker, useCluster, dockerSkip } from "./harness.js";
 
 async function containerStart(
   cluster: TestCluster,
@@ -23,16 +20,11 @@ async function containerStart(
   return { startedAt: info.State.StartedAt, restartCount: info.RestartCount };
 }
 
-describe("runner restart", { skip }, () => {
-  const cluster = new TestCluster();
+describe("runner restart", { skip: dockerSkip }, () => {
+  const { cluster, node: nodeName } = useCluster();
   let node = "";
-
-  before(async () => {
-    await cluster.startHost();
-    node = await cluster.startRunner(0);
-  });
-  after(async () => {
-    await cluster.cleanup();
+  before(() => {
+    node = nodeName();
   });
 
   it("re-adopts a running 20 s task without restarting it and reports its real exit code", async () => {

@@ -6,24 +6,16 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 
 import { formatCpuList } from "../../packages/runner/src/probes/cpu-list.js";
-import { TestCluster, IN_CI, docker, dockerAvailable, waitFor } from "./harness.js";
+import { docker, waitFor, useCluster, dockerSkip } from "./harness.js";
 
-const skip =
-  !IN_CI && !(await dockerAvailable()) ? "no Docker Engine answers (set CI=true to make this a failure)" : false;
-
-describe("command tasks through the CLI", { skip }, () => {
-  const cluster = new TestCluster();
+describe("command tasks through the CLI", { skip: dockerSkip }, () => {
+  const { cluster, node: nodeName } = useCluster();
   let node = "";
-
-  before(async () => {
-    await cluster.startHost();
-    node = await cluster.startRunner(0);
-  });
-  after(async () => {
-    await cluster.cleanup();
+  before(() => {
+    node = nodeName();
   });
 
   it("submit --wait exits with the task's exit code and keeps both logs", async () => {

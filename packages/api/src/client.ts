@@ -45,6 +45,26 @@ export class HostClient {
     return this.request("GET", `/api/tasks/${encodeURIComponent(taskId)}/${stream}${query}`, undefined, "text");
   }
 
+  /**
+   * Reads part of a task's log with the byte offsets needed to follow it: pass `offset` (the previous
+   * `endOffset`) to get only what was appended since.
+   */
+  async readLog(
+    taskId: string,
+    stream: "stdout" | "stderr",
+    options: { lines?: number; offset?: number } = {},
+  ): Promise<{ text: string; endOffset: number; size: number }> {
+    const query = toQueryString(options);
+    const response = await this.send("GET", `/api/tasks/${encodeURIComponent(taskId)}/${stream}${query}`);
+    const text = await response.text();
+    if (!response.ok) throw errorOf(response, text);
+    return {
+      text,
+      endOffset: Number(response.headers.get("x-log-end-offset") ?? new TextEncoder().encode(text).length),
+      size: Number(response.headers.get("x-log-size") ?? 0),
+    };
+  }
+
   kill(taskId: string): Promise<{ message: string }> {
     return this.request("POST", `/api/kill/${encodeURIComponent(taskId)}`);
   }
@@ -67,13 +87,20 @@ export class HostClient {
 
   /** Sends one request; resolves to the parsed JSON (or text) body, rejects with a KohakuRiverError. */
   async request<T>(method: string, path: string, body?: unknown, responseType: "json" | "text" = "json"): Promise<T> {
+    const response = await this.send(method, path, body);
+    const text = await response.text();
+    if (!response.ok) throw errorOf(response, text);
+    if (responseType === "text") return text as T;
+    return (text === "" ? undefined : JSON.parse(text)) as T;
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
 
-    let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
+      return await fetch(`${this.baseUrl}${path}`, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -82,20 +109,17 @@ export class HostClient {
     } catch (error) {
       throw new UnavailableError(`cannot reach the host at ${this.baseUrl}: ${describeFetchError(error)}`, error);
     }
-
-    const text = await response.text();
-    if (!response.ok) {
-      let parsed: unknown = { detail: text || response.statusText };
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // A non-JSON error body (a proxy page, say) is reported as text.
-      }
-      throw errorFromResponse(response.status, parsed);
-    }
-    if (responseType === "text") return text as T;
-    return (text === "" ? undefined : JSON.parse(text)) as T;
   }
+}
+
+function errorOf(response: Response, text: string): Error {
+  let parsed: unknown = { detail: text || response.statusText };
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // A non-JSON error body (a proxy page, say) is reported as text.
+  }
+  return errorFromResponse(response.status, parsed);
 }
 
 function toQueryString(query: Record<string, unknown>): string {

@@ -139,6 +139,13 @@ export const LogQuerySchema = z.object({
     .min(1)
     .max(1_000_000)
     .optional(),
+  /** New: return the bytes from this offset on (at most 16 MiB), to follow a log; see the X-Log-* headers. */
+  offset: z.coerce
+    .number({ error: "must be a byte offset: a whole number from 0" })
+    .int()
+    .min(0)
+    .max(Number.MAX_SAFE_INTEGER)
+    .optional(),
 });
 
 export const TaskControlParamsSchema = z.object({

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { createLogger } from "@kohakuriver/common";
 
 import { createStore } from "../store/index.js";
+import { makeTaskRecord } from "../store/task-record.fixture.js";
 import type { Store, TaskRecord } from "../store/types.js";
 import { ResourceLedger } from "./ledger.js";
 import { Scheduler } from "./scheduler.js";
@@ -13,50 +14,7 @@ const logger = createLogger({ name: "test", level: "silent" });
 const ids = new SnowflakeGenerator();
 
 function pendingTask(overrides: Partial<TaskRecord> = {}): TaskRecord {
-  const taskId = ids.next();
-  return {
-    task_id: taskId,
-    task_type: "command",
-    batch_id: taskId,
-    name: null,
-    command: "true",
-    arguments: [],
-    shell: true,
-    env_vars: {},
-    required_cores: 1,
-    required_gpus: [],
-    required_gpu_count: 0,
-    required_memory_bytes: null,
-    target_node: null,
-    target_numa_node_id: null,
-    owner_id: null,
-    approval_status: null,
-    approved_by_id: null,
-    approved_at: null,
-    rejection_reason: null,
-    status: "pending",
-    assigned_node: null,
-    assignment_suspicion_count: 0,
-    container_name: "base",
-    registry_image: null,
-    docker_image_name: "kohakuriver/base:base",
-    docker_privileged: false,
-    docker_mount_dirs: [],
-    ssh_port: null,
-    vps_backend: "docker",
-    vm_image: null,
-    vm_disk_size: null,
-    vm_ip: null,
-    stdout_path: "",
-    stderr_path: "",
-    exit_code: null,
-    error_message: null,
-    submitted_at: new Date().toISOString(),
-    started_at: null,
-    completed_at: null,
-    dispatch_confirmed: false,
-    ...overrides,
-  };
+  return makeTaskRecord({ task_id: ids.next(), command: "true", container_name: "base", ...overrides });
 }
 
 describe("Scheduler", () => {

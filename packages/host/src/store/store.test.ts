@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { ConflictError, InvalidInputError, type GpuInfo } from "@kohakuriver/api";
 
 import { createStore, type NodeRecord, type Store, type TaskRecord } from "./index.js";
+import { makeTaskRecord, newTaskId } from "./task-record.fixture.js";
 import {
   findPostgresBinaries,
   startPostgresTestServer,
@@ -26,60 +27,6 @@ import {
 interface StoreBackend {
   /** Opens a fresh, empty store (not migrated yet). */
   open(): Promise<Store>;
-}
-
-let nextTaskId = 7263012345678901248n;
-
-function newTaskId(): string {
-  nextTaskId += 1n;
-  return nextTaskId.toString();
-}
-
-function makeTask(overrides: Partial<TaskRecord> = {}): TaskRecord {
-  const taskId = overrides.task_id ?? newTaskId();
-  return {
-    task_id: taskId,
-    task_type: "command",
-    batch_id: taskId,
-    name: null,
-    command: "echo",
-    arguments: ["hello"],
-    shell: false,
-    env_vars: {},
-    required_cores: 1,
-    required_gpus: [],
-    required_gpu_count: 0,
-    required_memory_bytes: null,
-    target_node: null,
-    target_numa_node_id: null,
-    owner_id: null,
-    approval_status: null,
-    approved_by_id: null,
-    approved_at: null,
-    rejection_reason: null,
-    status: "pending",
-    assigned_node: null,
-    assignment_suspicion_count: 0,
-    container_name: null,
-    registry_image: null,
-    docker_image_name: null,
-    docker_privileged: false,
-    docker_mount_dirs: [],
-    ssh_port: null,
-    vps_backend: "docker",
-    vm_image: null,
-    vm_disk_size: null,
-    vm_ip: null,
-    stdout_path: `/shared/logs/${taskId}/stdout.log`,
-    stderr_path: `/shared/logs/${taskId}/stderr.log`,
-    exit_code: null,
-    error_message: null,
-    submitted_at: "2026-01-31T12:00:00.000Z",
-    started_at: null,
-    completed_at: null,
-    dispatch_confirmed: false,
-    ...overrides,
-  };
 }
 
 const GPU: GpuInfo = {
@@ -144,14 +91,14 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
 
     it("migrate twice is harmless", async () => {
       await store.migrate();
-      const task = makeTask();
+      const task = makeTaskRecord();
       await store.insertTasks([task]);
       await store.migrate();
       assert.deepEqual(await store.getTask(task.task_id), task);
     });
 
     it("task round trip keeps every field", async () => {
-      const full = makeTask({
+      const full = makeTaskRecord({
         task_id: "9223372036854775000",
         task_type: "vps",
         batch_id: "7263012345678901248",
@@ -190,7 +137,7 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
         completed_at: "2026-01-31T13:00:00.000Z",
         dispatch_confirmed: true,
       });
-      const empty = makeTask({ arguments: [], docker_mount_dirs: [], stdout_path: "", stderr_path: "" });
+      const empty = makeTaskRecord({ arguments: [], docker_mount_dirs: [], stdout_path: "", stderr_path: "" });
 
       await store.insertTasks([full, empty]);
 
@@ -200,7 +147,7 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
 
     it("big ids round trip exactly", async () => {
       const ids = ["9223372036854775000", "7263012345678901248", "9223372036854775807", "9007199254740993"];
-      await store.insertTasks(ids.map((id) => makeTask({ task_id: id, batch_id: "9223372036854775001" })));
+      await store.insertTasks(ids.map((id) => makeTaskRecord({ task_id: id, batch_id: "9223372036854775001" })));
 
       for (const id of ids) {
         const task = await store.getTask(id);
@@ -217,36 +164,42 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
     });
 
     it("timestamps are normalised to UTC", async () => {
-      const task = makeTask({ submitted_at: "2026-01-31T13:00:00+01:00", started_at: "2026-01-31T12:00:00Z" });
+      const task = makeTaskRecord({ submitted_at: "2026-01-31T13:00:00+01:00", started_at: "2026-01-31T12:00:00Z" });
       await store.insertTasks([task]);
 
       const stored = await store.getTask(task.task_id);
       assert.equal(stored?.submitted_at, "2026-01-31T12:00:00.000Z");
       assert.equal(stored?.started_at, "2026-01-31T12:00:00.000Z");
-      await assert.rejects(store.insertTasks([makeTask({ submitted_at: "2026-01-31T12:00:00" })]), InvalidInputError);
-      await assert.rejects(store.insertTasks([makeTask({ submitted_at: "yesterday" })]), InvalidInputError);
-      await assert.rejects(store.insertTasks([makeTask({ task_id: "12abc" })]), InvalidInputError);
+      await assert.rejects(
+        store.insertTasks([makeTaskRecord({ submitted_at: "2026-01-31T12:00:00" })]),
+        InvalidInputError,
+      );
+      await assert.rejects(store.insertTasks([makeTaskRecord({ submitted_at: "yesterday" })]), InvalidInputError);
+      await assert.rejects(store.insertTasks([makeTaskRecord({ task_id: "12abc" })]), InvalidInputError);
     });
 
     it("insertTasks is all or nothing", async () => {
-      const existing = makeTask();
+      const existing = makeTaskRecord();
       await store.insertTasks([existing]);
 
-      const fresh = makeTask();
-      await assert.rejects(store.insertTasks([fresh, makeTask({ task_id: existing.task_id })]), (error: unknown) => {
-        assert.ok(error instanceof ConflictError);
-        assert.match(error.message, new RegExp(existing.task_id));
-        return true;
-      });
+      const fresh = makeTaskRecord();
+      await assert.rejects(
+        store.insertTasks([fresh, makeTaskRecord({ task_id: existing.task_id })]),
+        (error: unknown) => {
+          assert.ok(error instanceof ConflictError);
+          assert.match(error.message, new RegExp(existing.task_id));
+          return true;
+        },
+      );
       assert.equal(await store.getTask(fresh.task_id), undefined);
 
-      const repeated = makeTask();
+      const repeated = makeTaskRecord();
       await assert.rejects(store.insertTasks([repeated, { ...repeated }]), ConflictError);
       assert.equal(await store.getTask(repeated.task_id), undefined);
 
       // More rows than one INSERT statement takes, so the batch spans several statements in a transaction.
-      const large = Array.from({ length: 2000 }, () => makeTask());
-      await assert.rejects(store.insertTasks([...large, makeTask({ task_id: existing.task_id })]), ConflictError);
+      const large = Array.from({ length: 2000 }, () => makeTaskRecord());
+      await assert.rejects(store.insertTasks([...large, makeTaskRecord({ task_id: existing.task_id })]), ConflictError);
       assert.equal(await store.countTasks(), 1);
 
       await store.insertTasks(large);
@@ -254,12 +207,20 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
     });
 
     it("listTasks filters, orders and pages", async () => {
-      const a = makeTask({ submitted_at: "2026-01-31T10:00:00.000Z", status: "running", assigned_node: "node1" });
-      const b = makeTask({ submitted_at: "2026-01-31T11:00:00.000Z", status: "pending", task_type: "vps" });
-      const c = makeTask({ submitted_at: "2026-01-31T11:00:00.000Z", status: "completed", assigned_node: "node2" });
-      const d = makeTask({ submitted_at: "2026-01-31T09:00:00.000Z", status: "pending", batch_id: a.task_id });
+      const a = makeTaskRecord({ submitted_at: "2026-01-31T10:00:00.000Z", status: "running", assigned_node: "node1" });
+      const b = makeTaskRecord({ submitted_at: "2026-01-31T11:00:00.000Z", status: "pending", task_type: "vps" });
+      const c = makeTaskRecord({
+        submitted_at: "2026-01-31T11:00:00.000Z",
+        status: "completed",
+        assigned_node: "node2",
+      });
+      const d = makeTaskRecord({ submitted_at: "2026-01-31T09:00:00.000Z", status: "pending", batch_id: a.task_id });
       // Offsets make text order differ from time order unless timestamps are normalised.
-      const e = makeTask({ submitted_at: "2026-01-31T13:30:00+03:00", status: "running", assigned_node: "node1" });
+      const e = makeTaskRecord({
+        submitted_at: "2026-01-31T13:30:00+03:00",
+        status: "running",
+        assigned_node: "node1",
+      });
       await store.insertTasks([a, b, c, d, e]);
 
       assert.deepEqual(taskIds(await store.listTasks()), taskIds([c, b, e, a, d]));
@@ -285,9 +246,9 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
 
     it("countTasks applies filters", async () => {
       await store.insertTasks([
-        makeTask({ status: "pending" }),
-        makeTask({ status: "pending", task_type: "vps" }),
-        makeTask({ status: "running", assigned_node: "node1" }),
+        makeTaskRecord({ status: "pending" }),
+        makeTaskRecord({ status: "pending", task_type: "vps" }),
+        makeTaskRecord({ status: "running", assigned_node: "node1" }),
       ]);
 
       assert.equal(await store.countTasks(), 3);
@@ -299,7 +260,7 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
     });
 
     it("transitionTask applies once", async () => {
-      const task = makeTask();
+      const task = makeTaskRecord();
       await store.insertTasks([task]);
       const transition = {
         taskId: task.task_id,
@@ -330,7 +291,7 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
     });
 
     it("concurrent transitions apply once", async () => {
-      const task = makeTask();
+      const task = makeTaskRecord();
       await store.insertTasks([task]);
 
       const results = await Promise.all(
@@ -350,7 +311,7 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
     });
 
     it("transitionTasks applies a batch atomically", async () => {
-      const [a, b, c] = [makeTask(), makeTask({ status: "running" }), makeTask()];
+      const [a, b, c] = [makeTaskRecord(), makeTaskRecord({ status: "running" }), makeTaskRecord()];
       await store.insertTasks([a, b, c]);
 
       const applied = await store.transitionTasks([
@@ -377,7 +338,7 @@ function describeStoreConformance(name: string, backend: StoreBackend): void {
     });
 
     it("updateTask changes fields without a guard", async () => {
-      const task = makeTask({ status: "running" });
+      const task = makeTaskRecord({ status: "running" });
       await store.insertTasks([task]);
 
       await store.updateTask(task.task_id, {
@@ -477,7 +438,7 @@ describe("SQLite", () => {
 
   it("SQLite data survives close and reopen", async () => {
     const dbFile = join(directory, "reopen", "kohakuriver.db");
-    const task = makeTask({ task_id: "9223372036854775000" });
+    const task = makeTaskRecord({ task_id: "9223372036854775000" });
     const first = await createStore({ dbFile });
     await first.migrate();
     await first.insertTasks([task]);
@@ -501,7 +462,7 @@ describe("SQLite", () => {
       const { createStore } = await import(storeModule);
       const store = await createStore({ dbFile });
       await store.migrate();
-      await store.insertTasks([${JSON.stringify(makeTask({ task_id: taskId }))}]);
+      await store.insertTasks([${JSON.stringify(makeTaskRecord({ task_id: taskId }))}]);
       await store.transitionTask({ taskId, from: ["pending"], to: "assigning" });
       process.stdout.write("committed\\n");
       setInterval(() => {}, 1000);
@@ -535,7 +496,7 @@ describe("SQLite", () => {
   it("SQLite in memory works", async () => {
     const store = await createStore({ dbFile: ":memory:" });
     await store.migrate();
-    await store.insertTasks([makeTask()]);
+    await store.insertTasks([makeTaskRecord()]);
     assert.equal(await store.countTasks(), 1);
     assert.equal(store.dialect, "sqlite");
     await store.close();

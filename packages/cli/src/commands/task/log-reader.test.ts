@@ -1,74 +1,69 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
 
-import { LogReader, tailStart } from "./log-reader.js";
+import { readLog } from "../../../../host/src/tasks/log-reader.js";
+import { LogReader } from "./log-reader.js";
 
-describe("tailStart", () => {
-  it("finds the last lines of newline-terminated text", () => {
-    const text = "a\nb\nc\n";
-    assert.equal(text.slice(tailStart(text, 1)), "c\n");
-    assert.equal(text.slice(tailStart(text, 2)), "b\nc\n");
-    assert.equal(text.slice(tailStart(text, 5)), text);
-  });
+const directory = mkdtempSync(join(tmpdir(), "kr-log-reader-"));
+after(() => rmSync(directory, { recursive: true, force: true }));
 
-  it("counts an unterminated last line", () => {
-    const text = "a\nb\nprogress 50%";
-    assert.equal(text.slice(tailStart(text, 1)), "progress 50%");
-    assert.equal(text.slice(tailStart(text, 2)), "b\nprogress 50%");
-  });
-
-  it("returns 0 for empty text", () => {
-    assert.equal(tailStart("", 3), 0);
-  });
-});
-
-/** Creates a log source whose text the test sets between reads. */
-function fakeLog(): { text: string; client: { getLog(): Promise<string> } } {
-  const log = {
-    text: "",
-    client: { getLog: (): Promise<string> => Promise.resolve(log.text) },
-  };
-  return log;
+/** A log file read through the host's own reader, as GET /api/tasks/{id}/stdout does. */
+function logFile(name: string): { path: string; client: { readLog: LogReaderClient["readLog"] } } {
+  const path = join(directory, name);
+  writeFileSync(path, "");
+  return { path, client: { readLog: (_taskId, _stream, options) => readLog(path, options) } };
 }
+
+type LogReaderClient = ConstructorParameters<typeof LogReader>[0];
 
 describe("LogReader", () => {
   it("returns only appended text", async () => {
-    const log = fakeLog();
+    const log = logFile("appended");
     const reader = new LogReader(log.client, "1", "stdout");
     assert.equal(await reader.readNew(false), "");
-    log.text = "a\n";
+    appendFileSync(log.path, "a\n");
     assert.equal(await reader.readNew(false), "a\n");
-    log.text = "a\nb";
+    appendFileSync(log.path, "b");
     assert.equal(await reader.readNew(false), "b");
     assert.equal(await reader.readNew(true), "");
   });
 
-  it("holds back a cut-off character until the task finishes", async () => {
-    const log = fakeLog();
+  it("never cuts a multi-byte character", async () => {
+    const log = logFile("multibyte");
     const reader = new LogReader(log.client, "1", "stdout");
-    log.text = "x\uFFFD";
+    const accent = Buffer.from("é");
+    appendFileSync(log.path, Buffer.concat([Buffer.from("x"), accent.subarray(0, 1)]));
     assert.equal(await reader.readNew(false), "x");
-    log.text = "xé";
+    appendFileSync(log.path, accent.subarray(1));
     assert.equal(await reader.readNew(false), "é");
-    log.text = "xé\uFFFD";
-    assert.equal(await reader.readNew(true), "\uFFFD");
   });
 
   it("restarts after the log shrinks", async () => {
-    const log = fakeLog();
+    const log = logFile("shrinks");
     const reader = new LogReader(log.client, "1", "stdout");
-    log.text = "long line\n";
+    appendFileSync(log.path, "long line\n");
     assert.equal(await reader.readNew(false), "long line\n");
-    log.text = "new\n";
+    writeFileSync(log.path, "new\n");
     assert.equal(await reader.readNew(false), "new\n");
   });
 
   it("limits the first read to tail lines", async () => {
-    const log = fakeLog();
+    const log = logFile("tail");
     const reader = new LogReader(log.client, "1", "stdout");
-    log.text = "a\nb\nc\n";
+    appendFileSync(log.path, "a\nb\nc\n");
     assert.equal(await reader.readNew(false, 1), "c\n");
-    log.text = "a\nb\nc\nd\n";
+    appendFileSync(log.path, "d\n");
     assert.equal(await reader.readNew(false), "d\n");
+  });
+
+  it("reads a finished log beyond one response", async () => {
+    const log = logFile("large");
+    const line = `${"x".repeat(1023)}\n`;
+    appendFileSync(log.path, line.repeat(20 * 1024));
+    const text = await new LogReader(log.client, "1", "stdout").readNew(true);
+    assert.equal(text.length, 20 * 1024 * 1024);
   });
 });

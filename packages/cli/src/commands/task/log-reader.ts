@@ -3,53 +3,43 @@
 import type { HostClient } from "@kohakuriver/api";
 
 /**
- * Reads one log of one task repeatedly and returns only the text appended since the previous read.
- * New text is found by the length already returned, so each read fetches the whole log.
- *
- * NOTE: the host returns at most the last 16 MiB of a log. Once a log is larger than that, the length no
- * longer tracks what was returned, so new output can be missed or the last 16 MiB returned again.
+ * Reads one log of one task repeatedly and returns only the text appended since the previous read. It
+ * follows the host's byte offsets (`?offset=`), so each read transfers only new output, however large the
+ * log grows, and a multi-byte character split across writes is never cut.
  */
 export class LogReader {
-  private returned = 0;
+  private offset: number | null = null;
 
   constructor(
-    private readonly client: Pick<HostClient, "getLog">,
+    private readonly client: Pick<HostClient, "readLog">,
     private readonly taskId: string,
     private readonly stream: "stdout" | "stderr",
   ) {}
 
   /**
-   * Fetches the log and returns what is new. Pass `finished` true when the task had a finished status
-   * before this call, so the log is complete. `tailLines` limits the result to the last lines of the log.
+   * Fetches what is new. Pass `finished` true when the task had a finished status before this call, so the
+   * log is complete and is read to its end. `tailLines` limits the first read to the last lines of the log.
    */
   async readNew(finished: boolean, tailLines?: number): Promise<string> {
-    const text = await this.client.getLog(this.taskId, this.stream);
+    const parts: string[] = [];
+    for (;;) {
+      const slice =
+        this.offset === null && tailLines !== undefined
+          ? await this.client.readLog(this.taskId, this.stream, { lines: tailLines })
+          : await this.client.readLog(this.taskId, this.stream, { offset: this.offset ?? 0 });
 
-    if (text.length < this.returned) {
-      // The log was replaced by a shorter one (a rerun or manual truncation): return it from the start.
-      this.returned = 0;
+      if (this.offset !== null && slice.size < this.offset) {
+        // The log was replaced by a shorter one (a rerun or manual truncation): read it from the start.
+        this.offset = 0;
+        continue;
+      }
+      const advanced = this.offset === null || slice.endOffset > this.offset;
+      this.offset = slice.endOffset;
+      parts.push(slice.text);
+
+      // One response carries at most 16 MiB: keep reading while more is waiting, when the task is done.
+      if (!finished || !advanced || slice.endOffset >= slice.size) break;
     }
-    let end = text.length;
-    if (!finished && text.endsWith("\uFFFD")) {
-      // A multi-byte character cut off at the end of a file still being written decodes as U+FFFD.
-      // Hold it back until the rest of its bytes arrive.
-      end -= 1;
-    }
-
-    let start = this.returned;
-    if (tailLines !== undefined) start = Math.max(start, tailStart(text.slice(0, end), tailLines));
-    this.returned = end;
-    return text.slice(start, end);
+    return parts.join("");
   }
-}
-
-/** Returns the index where the last `lines` lines of `text` begin. A trailing newline starts no extra line. */
-export function tailStart(text: string, lines: number): number {
-  let index = text.endsWith("\n") ? text.length - 1 : text.length;
-  for (let count = 0; count < lines; count += 1) {
-    const newline = text.lastIndexOf("\n", index - 1);
-    if (newline === -1) return 0;
-    index = newline;
-  }
-  return index + 1;
 }

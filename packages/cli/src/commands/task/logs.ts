@@ -33,7 +33,8 @@ export function registerTaskLogs(task: Command, runtime: CliRuntime): void {
       const client = createClient(command, runtime);
 
       if (options.follow !== true) {
-        runtime.output.raw(await client.getLog(taskId, stream, lines));
+        // Read to the end of the log, over several responses when it is larger than one (16 MiB).
+        runtime.output.raw(await new LogReader(client, taskId, stream).readNew(true, lines));
         return;
       }
       await runUntilInterrupted(runtime.io, (signal) =>

@@ -1,23 +1,45 @@
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
 
 import type { TaskResponse, TaskStatus } from "@kohakuriver/api";
 
+import { readLog } from "../../../../host/src/tasks/log-reader.js";
 import { CaptureStream } from "../../cli-harness.fixture.js";
 import { Output } from "../../output.js";
 import { batchHeader, createTaskOutputPrinter } from "./task-output.js";
 import type { ProgressControl } from "./wait.js";
 
-/** Logs per task id that the test changes between polls, served as the host's log endpoints would. */
-class FakeLogs {
-  readonly logs = new Map<string, { stdout: string; stderr: string }>();
+const createdLogs: TaskLogs[] = [];
+after(() => {
+  for (const logs of createdLogs) logs.remove();
+});
 
-  set(taskId: string, stdout: string, stderr = ""): void {
-    this.logs.set(taskId, { stdout, stderr });
+/** Task logs in temporary files, read through the host's own log reader as the API does. */
+class TaskLogs {
+  private readonly directory = mkdtempSync(join(tmpdir(), "kr-task-output-"));
+
+  constructor() {
+    createdLogs.push(this);
   }
 
-  getLog(taskId: string, stream: "stdout" | "stderr"): Promise<string> {
-    return Promise.resolve(this.logs.get(taskId)?.[stream] ?? "");
+  set(taskId: string, stdout: string, stderr = ""): void {
+    writeFileSync(this.path(taskId, "stdout"), stdout);
+    writeFileSync(this.path(taskId, "stderr"), stderr);
+  }
+
+  readLog(taskId: string, stream: "stdout" | "stderr", options: { lines?: number; offset?: number } = {}) {
+    return readLog(this.path(taskId, stream), options);
+  }
+
+  remove(): void {
+    rmSync(this.directory, { recursive: true, force: true });
+  }
+
+  private path(taskId: string, stream: string): string {
+    return join(this.directory, `${taskId}.${stream}`);
   }
 }
 
@@ -53,7 +75,7 @@ function captureOutput(): { output: Output; stdout: CaptureStream; stderr: Captu
 
 describe("task output of one task", () => {
   it("streams new output once the task starts", async () => {
-    const logs = new FakeLogs();
+    const logs = new TaskLogs();
     const { output, stdout, stderr } = captureOutput();
     const printer = createTaskOutputPrinter(logs, ["1"], output);
     const progress = new ProgressSpy();
@@ -75,7 +97,7 @@ describe("task output of one task", () => {
   });
 
   it("ends an unterminated last line", async () => {
-    const logs = new FakeLogs();
+    const logs = new TaskLogs();
     const { output, stdout, stderr } = captureOutput();
     const printer = createTaskOutputPrinter(logs, ["1"], output);
 
@@ -90,7 +112,7 @@ describe("task output of one task", () => {
   });
 
   it("keeps progress while there is no output", async () => {
-    const logs = new FakeLogs();
+    const logs = new TaskLogs();
     const { output } = captureOutput();
     const printer = createTaskOutputPrinter(logs, ["1"], output);
     const progress = new ProgressSpy();
@@ -104,7 +126,7 @@ describe("task output of one task", () => {
 
 describe("task output of a batch", () => {
   it("prints each finished task under a header", async () => {
-    const logs = new FakeLogs();
+    const logs = new TaskLogs();
     const { output, stdout, stderr } = captureOutput();
     const printer = createTaskOutputPrinter(logs, ["1", "2"], output);
     const progress = new ProgressSpy();
@@ -125,7 +147,7 @@ describe("task output of a batch", () => {
   });
 
   it("prints a header for a task without output", async () => {
-    const logs = new FakeLogs();
+    const logs = new TaskLogs();
     const { output, stdout, stderr } = captureOutput();
     const printer = createTaskOutputPrinter(logs, ["1", "2"], output);
 

@@ -23,7 +23,7 @@ export interface TaskOutputPrinter {
  * so that the tasks' lines do not interleave.
  */
 export function createTaskOutputPrinter(
-  client: Pick<HostClient, "getLog">,
+  client: Pick<HostClient, "readLog">,
   taskIds: string[],
   output: Output,
 ): TaskOutputPrinter {
@@ -41,7 +41,7 @@ class StreamingPrinter {
   private readonly stderr: LogReader;
 
   constructor(
-    client: Pick<HostClient, "getLog">,
+    client: Pick<HostClient, "readLog">,
     taskId: string,
     private readonly writer: OutputWriter,
   ) {
@@ -72,15 +72,15 @@ class BatchPrinter {
   private readonly printed = new Set<string>();
 
   constructor(
-    private readonly client: Pick<HostClient, "getLog">,
+    private readonly client: Pick<HostClient, "readLog">,
     private readonly writer: OutputWriter,
   ) {}
 
   async print(tasks: TaskResponse[], progress: ProgressControl): Promise<void> {
     for (const task of tasks) {
       if (!FINISHED_STATUSES.has(task.status) || this.printed.has(task.task_id)) continue;
-      const stdout = await this.client.getLog(task.task_id, "stdout");
-      const stderr = await this.client.getLog(task.task_id, "stderr");
+      const stdout = await new LogReader(this.client, task.task_id, "stdout").readNew(true);
+      const stderr = await new LogReader(this.client, task.task_id, "stderr").readNew(true);
 
       progress.pause();
       const header = batchHeader(task);

@@ -17,7 +17,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 
 import type { Store } from "../../store/types.js";
-import { readLogTail } from "../../tasks/log-reader.js";
+import { readLog } from "../../tasks/log-reader.js";
 import type { TaskService } from "../../tasks/task-service.js";
 import { toTaskResponse } from "../../tasks/task-view.js";
 
@@ -93,7 +93,9 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
       {
         schema: {
           tags: ["tasks"],
-          summary: `Read a task's ${stream} (the last N lines with ?lines=N)`,
+          summary:
+            `Read a task's ${stream}: the end of it (at most 16 MiB), its last N lines with ?lines=N, or the bytes ` +
+            "from ?offset=N on. X-Log-End-Offset gives the offset to ask for next and X-Log-Size the file size.",
           params: TaskIdParamsSchema,
           querystring: LogQuerySchema,
           response: { 200: z.string(), ...errors },
@@ -104,8 +106,12 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
         if (task.task_type === "vps")
           throw new InvalidInputError(`task ${task.task_id} is a VPS; VPS sessions have no ${stream} log`);
         const path = stream === "stdout" ? task.stdout_path : task.stderr_path;
-        const text = await readLogTail(path, request.query.lines);
-        return reply.type("text/plain; charset=utf-8").send(text);
+        const slice = await readLog(path, { lines: request.query.lines, offset: request.query.offset });
+        return reply
+          .header("x-log-end-offset", String(slice.endOffset))
+          .header("x-log-size", String(slice.size))
+          .type("text/plain; charset=utf-8")
+          .send(slice.text);
       },
     );
   }
