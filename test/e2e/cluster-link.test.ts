@@ -1,6 +1,6 @@
 /**
  * The link between host and runners: the cluster token is required both ways, a runner started before its
- * host keeps registering until the host answers, and a host that lost its node records (a new database)
+ * host keeps registering until the host responds, and a host that lost its node records (a new database)
  * gets the runner back through re-registration.
  */
 

@@ -233,7 +233,7 @@ export class TestCluster {
     if (process.env.KOHAKURIVER_TEST_KEEP !== "1") rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** The last lines of a daemon's log, for failure messages. */
+  /** Returns the last lines of a daemon's log, for failure messages. */
   logTail(name: "host" | `runner-${number}`, lines = 40): string {
     try {
       return readFileSync(join(this.dir, `${name}.log`), "utf8")

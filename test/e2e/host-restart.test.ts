@@ -22,7 +22,7 @@ describe("host restart", { skip: dockerSkip }, () => {
     const acknowledged: string[] = [];
     let submitting = true;
 
-    // Submits continuously; a submission counts only once the host has answered it.
+    // Submits continuously; a submission counts only once the host has returned its task id.
     const stream = (async () => {
       while (submitting) {
         try {
@@ -74,7 +74,7 @@ describe("host restart", { skip: dockerSkip }, () => {
     );
     const neverRan = acknowledged.filter((id) => !counts.has(id));
     assert.deepEqual(neverRan, [], "acknowledged tasks that never ran");
-    // A submission stored just before a SIGKILL may have had no answer: the client cannot count it, but
+    // A submission stored just before a SIGKILL may have had no response: the client cannot count it, but
     // the host must still know it and have run it once.
     for (const id of counts.keys()) {
       if (acknowledged.includes(id)) continue;

@@ -1,6 +1,6 @@
 /**
- * A node whose runner stops sending heartbeats goes offline within the timeout and its tasks become
- * `lost`; when the runner comes back still running them they return to `running` and finish normally.
+ * A node whose runner stops sending heartbeats goes offline within the timeout, and its tasks become
+ * `lost`. When the runner comes back still running them, they return to `running` and finish normally.
  */
 
 import assert from "node:assert/strict";
@@ -21,7 +21,7 @@ describe("node offline and back", { skip: dockerSkip }, () => {
     await cluster.cleanup();
   });
 
-  it("marks tasks lost while the runner is frozen and running again when it thaws", async () => {
+  it("loses and recovers a frozen runner's task", async () => {
     const { task_ids } = await cluster.client.submit({
       command: "sh",
       arguments: ["-c", "sleep 12; echo done"],
