@@ -4,12 +4,12 @@
  * the host and keeps registering and sending heartbeats. `close()` leaves containers running.
  */
 
-import { mkdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 import type { HeartbeatRequest, RegisterRequest } from "@kohakuriver/api";
-import { createLogger, type Logger } from "@kohakuriver/common";
+import { ConfigError, createLogger, type Logger } from "@kohakuriver/common";
 
 import { hostBaseUrl, runnerNodeName, runnerStateFile, type RunnerConfig } from "./config.js";
 import { DockerDriver } from "./driver/docker-driver.js";
@@ -53,9 +53,9 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
 
   const driver = options.driver ?? new DockerDriver({ socketPath: config.DOCKER_SOCKET, logger: nodeLogger });
   await driver.ping();
-  mkdirSync(join(config.SHARED_DIR, "shared_data"), { recursive: true });
-  mkdirSync(join(config.SHARED_DIR, "logs"), { recursive: true });
-  mkdirSync(config.LOCAL_TEMP_DIR, { recursive: true });
+  ensureWritableDirectory(join(config.SHARED_DIR, "shared_data"), "SHARED_DIR");
+  ensureWritableDirectory(join(config.SHARED_DIR, "logs"), "SHARED_DIR");
+  ensureWritableDirectory(config.LOCAL_TEMP_DIR, "LOCAL_TEMP_DIR");
   const network = await driver.ensureNetwork(
     config.DOCKER_NETWORK_NAME,
     config.DOCKER_NETWORK_SUBNET,
@@ -66,6 +66,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   const numaTopology = await probe.numaTopology();
 
   const stateFile = runnerStateFile(config);
+  ensureWritableDirectory(dirname(stateFile), "RUNNER_STATE_DIR");
   const state = new RunnerState(stateFile, (error) =>
     logger.error({ err: error, file: stateFile }, "cannot write the runner state file"),
   );
@@ -152,11 +153,24 @@ function resolveClusterToken(config: RunnerConfig, explicit: string | undefined)
     try {
       return readFileSync(config.CLUSTER_TOKEN_FILE, "utf8").trim();
     } catch (error) {
-      throw new Error(`cannot read CLUSTER_TOKEN_FILE ${config.CLUSTER_TOKEN_FILE}: ${(error as Error).message}`);
+      throw new ConfigError(`cannot read CLUSTER_TOKEN_FILE ${config.CLUSTER_TOKEN_FILE}: ${(error as Error).message}`);
     }
   }
-  throw new Error(
+  throw new ConfigError(
     "no cluster token: set CLUSTER_TOKEN or CLUSTER_TOKEN_FILE in runner.toml to the token the host stored at its first start " +
       "(the file cluster-token beside its database)",
   );
+}
+
+/** Creates the directory if needed and checks that the runner can write to it, naming the setting to change. */
+function ensureWritableDirectory(directory: string, setting: string): void {
+  try {
+    mkdirSync(directory, { recursive: true });
+    accessSync(directory, constants.W_OK);
+  } catch (error) {
+    throw new ConfigError(
+      `cannot write to ${directory} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ` +
+        `set ${setting} to a directory this user can write, or run the runner as root`,
+    );
+  }
 }
