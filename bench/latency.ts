@@ -96,7 +96,11 @@ async function runOurs(cluster: TestCluster, node: string): Promise<{ toRunning:
 
 /** Builds the container the runner would create for `echo hello`, with a bench label instead of the task labels. */
 function sameContainer(cluster: TestCluster, node: string, name: string): TaskContainerSpec {
-  const config = resolveRunnerConfig({ SHARED_DIR: cluster.sharedDir, LOCAL_TEMP_DIR: join(cluster.dir, "local-0") });
+  const config = resolveRunnerConfig({
+    SHARED_DIR: cluster.sharedDir,
+    LOCAL_TEMP_DIR: join(cluster.dir, "local-0"),
+    DOCKER_NETWORK_NAME: cluster.networkName,
+  });
   const request = TaskExecuteRequestSchema.parse({
     task_id: "1",
     command: "echo",

@@ -53,6 +53,9 @@ interface DaemonProcess {
 export class TestCluster {
   readonly dir = mkdtempSync(join(tmpdir(), "kr-e2e-"));
   readonly id = Math.random().toString(36).slice(2, 8);
+  /** A bridge network of this cluster's own, removed in cleanup(); a random /24 keeps clusters apart. */
+  readonly networkName = `kr-e2e-${this.id}`;
+  readonly networkSubnetPrefix = `10.213.${Math.floor(Math.random() * 250) + 1}`;
   hostPort = 0;
   client!: HostClient;
   private hostProcess: DaemonProcess | null = null;
@@ -118,6 +121,9 @@ export class TestCluster {
       LOCAL_TEMP_DIR: join(this.dir, `local-${index}`),
       RUNNER_STATE_DIR: join(this.dir, `state-${index}`),
       CLUSTER_TOKEN_FILE: join(this.dir, "host", "cluster-token"),
+      DOCKER_NETWORK_NAME: this.networkName,
+      DOCKER_NETWORK_SUBNET: `${this.networkSubnetPrefix}.0/24`,
+      DOCKER_NETWORK_GATEWAY: `${this.networkSubnetPrefix}.1`,
       HEARTBEAT_INTERVAL_SECONDS: 1,
       LOG_LEVEL: "debug",
       ...this.options.runner,
@@ -230,6 +236,10 @@ export class TestCluster {
         .remove({ force: true })
         .catch(() => undefined);
     }
+    await docker
+      .getNetwork(this.networkName)
+      .remove()
+      .catch(() => undefined);
     if (process.env.KOHAKURIVER_TEST_KEEP !== "1") rmSync(this.dir, { recursive: true, force: true });
   }
 

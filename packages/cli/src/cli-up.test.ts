@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,9 +15,13 @@ import type { NodeHealth, NodeResponse, SubmitResponse, TaskResponse } from "@ko
 import { runCaptured, startCaptured, waitFor, type RunningCli } from "./cli-harness.fixture.js";
 
 const DOCKER_SOCKET = "/var/run/docker.sock";
-const skip = existsSync(DOCKER_SOCKET) ? false : `no Docker Engine at ${DOCKER_SOCKET}`;
+// In CI a missing engine must fail the run, not skip these tests.
+const skip = existsSync(DOCKER_SOCKET) || process.env.CI === "true" ? false : `no Docker Engine at ${DOCKER_SOCKET}`;
 
 const nodeName = `cli-test-${process.pid}`;
+/** The runner's own bridge network, removed afterwards (a random /24 keeps it apart from other tests). */
+const networkName = `kr-cli-test-${process.pid}`;
+const subnetPrefix = `10.214.${Math.floor(Math.random() * 250) + 1}`;
 let dataDir: string;
 let stop: AbortController;
 let up: RunningCli;
@@ -27,7 +32,12 @@ describe("kohakuriver up", { skip }, () => {
     dataDir = mkdtempSync(join(tmpdir(), "kohakuriver-cli-up-"));
     stop = new AbortController();
     up = startCaptured(["up", "--data-dir", dataDir, "--port", "0", "--runner-port", "0", "--name", nodeName], {
-      env: { KOHAKURIVER_LOG_LEVEL: "warning" },
+      env: {
+        KOHAKURIVER_LOG_LEVEL: "warning",
+        KOHAKURIVER_DOCKER_NETWORK_NAME: networkName,
+        KOHAKURIVER_DOCKER_NETWORK_SUBNET: `${subnetPrefix}.0/24`,
+        KOHAKURIVER_DOCKER_NETWORK_GATEWAY: `${subnetPrefix}.1`,
+      },
       signal: stop.signal,
     });
     const port = await waitFor("the ready line of kohakuriver up", () => {
@@ -41,6 +51,14 @@ describe("kohakuriver up", { skip }, () => {
     stop.abort();
     await up.exit;
     rmSync(dataDir, { recursive: true, force: true });
+
+    // Containers of this node that a failed test may have left, then the network.
+    const filters = encodeURIComponent(JSON.stringify({ label: [`kohakuriver.node=${nodeName}`] }));
+    const containers = JSON.parse(await dockerApi("GET", `/containers/json?all=true&filters=${filters}`)) as Array<{
+      Id: string;
+    }>;
+    for (const container of containers) await dockerApi("DELETE", `/containers/${container.Id}?force=true`);
+    await dockerApi("DELETE", `/networks/${networkName}`);
   });
 
   const cli = (argv: string[]): ReturnType<typeof runCaptured> => runCaptured(argv, { env });
@@ -174,3 +192,16 @@ describe("kohakuriver up", { skip }, () => {
     assert.equal(existsSync(join(dataDir, "up.pid")), false);
   });
 });
+
+/** Calls the Docker Engine API on its socket; returns the body (errors such as 404 included). */
+function dockerApi(method: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ socketPath: DOCKER_SOCKET, path, method }, (response) => {
+      let body = "";
+      response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      response.on("end", () => resolve(body));
+    });
+    request.on("error", reject);
+    request.end();
+  });
+}
