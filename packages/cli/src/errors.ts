@@ -118,7 +118,7 @@ export function reportError(error: unknown, output: Output, options: ReportError
   return EXIT_FAILURE;
 }
 
-/** True for the client's own network failures, as opposed to a 503 answer from the host. */
+/** Returns true for the client's own network failures, as opposed to a 503 response from the host. */
 function isConnectionFailure(error: unknown): error is UnavailableError {
   return error instanceof UnavailableError && error.cause !== undefined;
 }
@@ -130,7 +130,7 @@ function findSystemError(error: unknown): (NodeJS.ErrnoException & { code: strin
   return undefined;
 }
 
-/** A Node.js system error such as EADDRINUSE from listen() or EACCES from mkdir(). */
+/** Checks for a Node.js system error such as EADDRINUSE from listen() or EACCES from mkdir(). */
 function isSystemError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
   const candidate = error as NodeJS.ErrnoException | undefined;
   return error instanceof Error && typeof candidate?.code === "string" && typeof candidate.syscall === "string";

@@ -1,13 +1,13 @@
 /**
  * The pid file of `kohakuriver up` (DIR/up.pid): it stops a second `up` on the same data directory and
- * tells `kohakuriver down` which process to stop. A pid file left by a crash, or naming a pid that was
+ * gives `kohakuriver down` the process to stop. A pid file left by a crash, or naming a pid that was
  * reused by an unrelated program, counts as stale and is replaced.
  */
 
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
-/** The pid file of `kohakuriver up` for a data directory. */
+/** Returns the pid file of `kohakuriver up` for a data directory. */
 export function upPidFile(dataDir: string): string {
   return join(dataDir, "up.pid");
 }

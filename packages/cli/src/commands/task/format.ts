@@ -23,7 +23,7 @@ export function colorStatus(status: TaskStatus, colors: Colors): string {
   }
 }
 
-/** The task's command as a user would type it: exec-form words quoted for a POSIX shell where needed. */
+/** Formats the task's command as a user would type it, quoting exec-form words for a POSIX shell where needed. */
 export function formatCommand(task: Pick<TaskResponse, "command" | "arguments" | "shell">): string {
   if (task.shell) return [task.command, ...task.arguments.map(quoteWord)].join(" ");
   return [task.command, ...task.arguments].map(quoteWord).join(" ");
@@ -59,14 +59,14 @@ export function formatCores(cores: number): string {
   return cores === 0 ? "no limit" : `${cores}`;
 }
 
-/** The GPUs a task asked for: indices when named, else a count for automatic placement. */
+/** Formats the GPUs a task requested: indices when named, else a count for automatic placement. */
 export function formatGpus(task: Pick<TaskResponse, "required_gpus" | "required_gpu_count">): string {
   if (task.required_gpus.length > 0) return task.required_gpus.join(",");
   if (task.required_gpu_count > 0) return `${task.required_gpu_count} (any)`;
   return "-";
 }
 
-/** The node a task runs on, or the node it was submitted for while it waits. */
+/** Returns the node a task runs on, or the node it was submitted for while it waits. */
 export function taskNode(task: Pick<TaskResponse, "assigned_node" | "target_node">): string {
   return task.assigned_node ?? task.target_node ?? "-";
 }
@@ -103,7 +103,7 @@ export function taskDetails(task: TaskResponse, colors: Colors, now = Date.now()
   return pairs;
 }
 
-/** One line summarizing a finished task: `task 123 failed (exit code 2): message`. */
+/** Formats one line summarizing a finished task: `task 123 failed (exit code 2): message`. */
 export function taskResultLine(task: TaskResponse, colors: Colors): string {
   let line = `task ${task.task_id} ${colorStatus(task.status, colors)}`;
   if (task.exit_code !== null) line += ` (exit code ${task.exit_code})`;
