@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
-import { runDriverConformance, TEST_LABEL, type ScriptedRun } from "./driver-conformance.fixture.js";
+import { containerSpec, runDriverConformance, TEST_LABEL, type ScriptedRun } from "./driver-conformance.fixture.js";
 import { DockerDriver, MANAGED_LABEL } from "./docker-driver.js";
 import { DriverOperationError, EngineUnavailableError, type TaskContainerSpec } from "./types.js";
 
@@ -83,25 +83,13 @@ describe("DockerDriver engine specifics", { skip: skip ?? false }, () => {
   let tempDir: string;
 
   function spec(suffix: string, cmd: string[], extra: Partial<TaskContainerSpec> = {}): TaskContainerSpec {
-    return {
+    return containerSpec({
       name: `kr-docker-test-${runId}-${suffix}`,
       image: IMAGE,
       cmd,
-      env: {},
       labels: { ...labels },
-      workingDir: "",
-      binds: [],
-      cores: 0,
-      memoryBytes: null,
-      cpusetCpus: null,
-      cpusetMems: null,
-      gpuIds: [],
-      privileged: false,
-      capAdd: [],
-      network: null,
-      ipAddress: null,
       ...extra,
-    };
+    });
   }
 
   async function runToEnd(

@@ -4,10 +4,11 @@ import { describe, test } from "node:test";
 import type { ContainerInspectInfo } from "dockerode";
 
 import { buildCreateOptions, toContainerState } from "./docker-spec.js";
+import { containerSpec } from "./driver-conformance.fixture.js";
 import type { TaskContainerSpec } from "./types.js";
 
 function spec(extra: Partial<TaskContainerSpec> = {}): TaskContainerSpec {
-  return {
+  return containerSpec({
     name: "kohakuriver-task-1",
     image: "kohakuriver/base:base",
     cmd: ["/bin/sh", "-c", "echo hi"],
@@ -15,17 +16,8 @@ function spec(extra: Partial<TaskContainerSpec> = {}): TaskContainerSpec {
     labels: { "kohakuriver.task_id": "1" },
     workingDir: "/shared",
     binds: [{ source: "/srv/shared", target: "/shared" }],
-    cores: 0,
-    memoryBytes: null,
-    cpusetCpus: null,
-    cpusetMems: null,
-    gpuIds: [],
-    privileged: false,
-    capAdd: [],
-    network: null,
-    ipAddress: null,
     ...extra,
-  };
+  });
 }
 
 describe("buildCreateOptions", () => {

@@ -20,6 +20,28 @@ import {
 } from "./types.js";
 
 /** What a test container does after it starts. */
+/** Builds a container spec with no limits, mounts or network, for tests; `fields` sets the rest. */
+export function containerSpec(
+  fields: Pick<TaskContainerSpec, "name" | "image" | "cmd"> & Partial<TaskContainerSpec>,
+): TaskContainerSpec {
+  return {
+    env: {},
+    labels: {},
+    workingDir: "",
+    binds: [],
+    cores: 0,
+    memoryBytes: null,
+    cpusetCpus: null,
+    cpusetMems: null,
+    gpuIds: [],
+    privileged: false,
+    capAdd: [],
+    network: null,
+    ipAddress: null,
+    ...fields,
+  };
+}
+
 export interface ScriptedRun {
   stdout: string;
   stderr: string;
@@ -68,25 +90,13 @@ export function runDriverConformance(
     function specFor(suffix: string, run: ScriptedRun, extra: Partial<TaskContainerSpec> = {}): TaskContainerSpec {
       const name = `kr-conformance-${runId}-${suffix}`;
       created.push(name);
-      return {
+      return containerSpec({
         name,
         image: behaviours.image,
         cmd: behaviours.script(driver, name, run),
-        env: {},
         labels: { ...runLabels },
-        workingDir: "",
-        binds: [],
-        cores: 0,
-        memoryBytes: null,
-        cpusetCpus: null,
-        cpusetMems: null,
-        gpuIds: [],
-        privileged: false,
-        capAdd: [],
-        network: null,
-        ipAddress: null,
         ...extra,
-      };
+      });
     }
 
     async function startScripted(suffix: string, run: ScriptedRun): Promise<string> {
