@@ -2,7 +2,7 @@
  * Host throughput with 1,000 simulated nodes: accepted submissions per second, then placements per second.
  *
  * The host runs as its own process (one Node.js thread, so one core). The simulated nodes are registered
- * through the runner API with the cluster token; one small HTTP server in this process accepts every
+ * through the runner API with the cluster token. One small HTTP server in this process accepts every
  * node's dispatches with 202, as a runner that accepts everything would.
  *
  * 1. With the nodes registered but not yet schedulable (no heartbeat), N submissions are sent over 32

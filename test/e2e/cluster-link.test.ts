@@ -1,7 +1,7 @@
 /**
- * The link between host and runners: the cluster token is required both ways, a runner started before its
- * host keeps registering until the host responds, and a host that lost its node records (a new database)
- * gets the runner back through re-registration.
+ * The link between host and runners. The cluster token is required both ways. A runner started before its
+ * host keeps registering until the host responds. A host that lost its node records (a new database) gets
+ * the runner back through re-registration.
  */
 
 import assert from "node:assert/strict";

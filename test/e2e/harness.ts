@@ -103,6 +103,8 @@ export class TestCluster {
   async startRunner(index = 0, extra: Record<string, unknown> = {}): Promise<string> {
     const name = this.nodeName(index);
     this.nodeNames.add(name);
+
+    // A restarted runner keeps its port, as a real node's runner would.
     const portFile = join(this.dir, `runner-${index}.port`);
     let port: number;
     try {
@@ -111,6 +113,7 @@ export class TestCluster {
       port = await freePort();
       writeFileSync(portFile, String(port));
     }
+
     const config = {
       RUNNER_BIND_IP: "127.0.0.1",
       RUNNER_PORT: port,
@@ -131,6 +134,7 @@ export class TestCluster {
     };
     const file = join(this.dir, `runner-${index}.toml`);
     writeFileSync(file, toToml(config));
+
     const spawnedAt = Date.now();
     this.runners.set(name, this.spawnDaemon(["runner", "--config", file], join(this.dir, `runner-${index}.log`)));
     // The host may still list the node as online from before; wait for a heartbeat from this process.

@@ -1,9 +1,9 @@
 /**
  * Task status names and the allowed transitions between them.
  *
- * The names are the original's. The transition table is stricter than the original in one way (a final
- * status is never overwritten, so a killed task cannot later become completed) and looser in another (a
- * `lost` task returns to `running`, or takes its real final status, when its runner reports it again).
+ * The names are the original's. The transition table is stricter than the original: a final status is
+ * never overwritten, so a killed task cannot later become completed. It is also looser: a `lost` task
+ * returns to `running`, or takes its real final status, when its runner reports it again.
  */
 
 export const TASK_STATUSES = [
@@ -36,7 +36,7 @@ export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
 /** Statuses shown to users as finished, as the original's "final" set: the terminal ones plus `lost`. */
 export const FINISHED_STATUSES: ReadonlySet<TaskStatus> = new Set([...TERMINAL_STATUSES, "lost"]);
 
-/** Statuses in which a task holds cores, memory and GPUs on its node (paused tasks keep them). */
+/** Statuses in which a task has cores, memory and GPUs allocated on its node (paused tasks keep them). */
 export const RESOURCE_HOLDING_STATUSES: ReadonlySet<TaskStatus> = new Set(["assigning", "running", "paused"]);
 
 const RUNNER_FINAL: TaskStatus[] = ["completed", "failed", "killed", "killed_oom", "stopped"];

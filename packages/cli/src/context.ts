@@ -31,7 +31,7 @@ export interface CliRuntime {
   portInUseHint?: string;
 }
 
-/** Where a setting's value came from, for `config show`. */
+/** Origin of a setting's value, for `config show`. */
 export type SettingSource = "option" | "environment" | "default";
 
 export interface HostSettings {
@@ -53,8 +53,9 @@ export function resolveHostSettings(options: GlobalOptions, env: Record<string, 
   const portFromEnv = nonEmpty(env.KOHAKURIVER_PORT);
 
   const host = options.host ?? hostFromEnv ?? DEFAULT_HOST;
-  const hostSource: SettingSource =
-    options.host !== undefined ? "option" : hostFromEnv !== undefined ? "environment" : "default";
+  let hostSource: SettingSource = "default";
+  if (options.host !== undefined) hostSource = "option";
+  else if (hostFromEnv !== undefined) hostSource = "environment";
 
   let port = DEFAULT_PORT;
   let portSource: SettingSource = "default";

@@ -1,5 +1,5 @@
 /**
- * How the CLI reports failures: the exit code and the text for every kind of error, in one place.
+ * Failure reporting of the CLI: the exit code and the text for every kind of error, in one place.
  *
  * Mistakes in the user's input (bad options, 4xx responses from the host, invalid config files) print one
  * plain `error:` line. An unreachable host gets a line saying how to start or find one. System errors (a

@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { runCaptured } from "./cli-harness.fixture.js";
 import { cliVersion } from "./version.js";
 
-/** A loopback port with nothing listening on it. */
+/** Finds a loopback port with nothing listening on it. */
 async function unusedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -14,7 +14,7 @@ export function upPidFile(dataDir: string): string {
 
 export type PidFileState =
   | { kind: "absent" }
-  /** The file exists but names no live kohakuriver process (or holds no pid). */
+  /** The file exists but names no live kohakuriver process (or contains no pid). */
   | { kind: "stale"; pid: number | null }
   | { kind: "running"; pid: number };
 

@@ -5,7 +5,7 @@ import { dirname, join } from "node:path";
 import { loadConfig, type LoadConfigOptions } from "@kohakuriver/common";
 import { z } from "zod";
 
-// Port 0 asks the system for a free port (used by tests); the chosen port is reported at start.
+// Port 0 lets the system pick a free port (used by tests); the chosen port is logged at start.
 const port = z.number().int().min(0).max(65535);
 
 export const HostConfigSchema = z.object({

@@ -2,8 +2,8 @@
  * Durable dispatch: sends each `assigning` task to its runner until the runner confirms it.
  *
  * Retries with backoff while the runner is unreachable or returns 5xx. Runners treat a repeated task id as
- * the same task, so sending twice is harmless; after a host restart every task still `assigning` is sent
- * again. A 4xx answer means the runner can never run the request and fails the task with the runner's reason.
+ * the same task, so sending twice is harmless. After a host restart every task still `assigning` is sent
+ * again. A 4xx response means the runner can never run the request, so the task fails with the runner's reason.
  * Dispatch stops by itself when the task leaves `assigning` (node offline → lost, killed, finished).
  */
 
@@ -52,8 +52,8 @@ export class Dispatcher {
   }
 
   /**
-   * Makes every waiting dispatch try again now; called when a node becomes reachable (it registered or
-   * sent its first heartbeat), so tasks do not sit out the rest of a long backoff.
+   * Makes every waiting dispatch try again now. The node registry calls it when a node becomes reachable,
+   * so tasks do not sit out the rest of a long backoff.
    */
   nudge(): void {
     for (const resolve of [...this.nudgeWaiters]) resolve();

@@ -58,7 +58,7 @@ export interface TaskRecord {
 }
 
 /**
- * Columns that may change after insertion. `required_gpus` is among them because a task that asks for a
+ * Columns that may change after insertion. `required_gpus` is among them because a task that requests a
  * GPU count gets concrete GPU indices when it is placed.
  */
 export type TaskMutableFields = Pick<

@@ -66,7 +66,7 @@ export interface LogFiles {
 }
 
 export interface WorkloadDriver {
-  /** Resolves when the engine answers; rejects with a message naming the socket otherwise. */
+  /** Resolves when the engine responds; rejects with a message naming the socket otherwise. */
   ping(): Promise<void>;
   /** Makes sure a bridge network exists; returns the network to attach workloads to (falls back to "bridge"). */
   ensureNetwork(name: string, subnet: string, gateway: string): Promise<string>;
@@ -79,7 +79,8 @@ export interface WorkloadDriver {
   /**
    * Writes the container's complete stdout and stderr (from its start) into the two files, truncating them
    * first, and follows the output until the container stops. Resolves once everything is written.
-   * Calling it again after a runner restart rewrites the files from the beginning, so nothing is lost or doubled.
+   * Calling it again after a runner restart rewrites the files from the beginning, so nothing is lost or
+   * doubled (the engine keeps a container's output until the container is removed).
    * Call it after startContainer: for a container that was never started it writes two empty files.
    */
   captureLogs(name: string, files: LogFiles): Promise<void>;

@@ -2,7 +2,7 @@
  * The runner's durable record of its tasks, in one JSON file replaced atomically.
  *
  * A task enters the file before the runner acknowledges its dispatch and leaves it only after the host
- * has acknowledged the task's final status, so a runner killed at any moment neither forgets a task it
+ * has acknowledged the task's final status, so a runner killed at any moment neither loses a task it
  * accepted nor loses a result it has not delivered.
  *
  * Changes apply to memory at once; the returned promise resolves when they are on disk. Writes are grouped:

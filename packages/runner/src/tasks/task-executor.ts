@@ -333,7 +333,7 @@ function notBefore(time: string, earliest: string | null): string {
   return Date.parse(time) < Date.parse(earliest) ? earliest : time;
 }
 
-/** The program a task runs: the first word of a shell command, or the command itself in exec form. */
+/** Returns the program a task runs: the first word of a shell command, or the command itself in exec form. */
 function programOf(request: ParsedTaskExecuteRequest): string {
   return request.shell ? (request.command.trim().split(/\s+/)[0] ?? request.command) : request.command;
 }

@@ -26,7 +26,7 @@ export function formatHeartbeatAge(iso: string | null, now = Date.now()): string
   return Number.isNaN(age) ? iso : `${formatDuration(age)} ago`;
 }
 
-/** The last heartbeat as local time with its age, such as `2026-12-04 10:00:01 (3s ago)`. */
+/** Formats the last heartbeat as local time with its age, such as `2026-12-04 10:00:01 (3s ago)`. */
 export function formatHeartbeat(iso: string | null, now = Date.now()): string {
   if (iso === null) return "never";
   const age = (now - Date.parse(iso)) / 1000;
@@ -49,7 +49,7 @@ export function formatGpuUsage(node: Pick<NodeResponse, "gpus_in_use" | "gpu_inf
   return `${node.gpus_in_use.length} / ${node.gpu_info.length}`;
 }
 
-/** One line per GPU: index, model, utilization, memory and temperature (-1 values from the runner shown as -). */
+/** Formats one line per GPU: index, model, utilization, memory and temperature (-1 values from the runner shown as -). */
 export function formatGpuLines(gpus: GpuInfo[]): string[] {
   const known = (value: number, unit: string): string => (value < 0 ? "-" : `${value}${unit}`);
   return gpus.map(

@@ -25,7 +25,7 @@ export function taskExitCode(task: Pick<TaskResponse, "status" | "exit_code">): 
   }
 }
 
-/** The exit code for several tasks of one batch: the first non-zero code in task order, else 0. */
+/** Returns the exit code for several tasks of one batch: the first non-zero code in task order, else 0. */
 export function batchExitCode(tasks: Array<Pick<TaskResponse, "status" | "exit_code">>): number {
   for (const task of tasks) {
     const code = taskExitCode(task);

@@ -10,7 +10,7 @@ import { LogReader } from "./log-reader.js";
 const directory = mkdtempSync(join(tmpdir(), "kr-log-reader-"));
 after(() => rmSync(directory, { recursive: true, force: true }));
 
-/** A log file read through the host's own reader, as GET /api/tasks/{id}/stdout does. */
+/** Creates a log file that is read through the host's own reader, as GET /api/tasks/{id}/stdout does. */
 function logFile(name: string): { path: string; client: { readLog: LogReaderClient["readLog"] } } {
   const path = join(directory, name);
   writeFileSync(path, "");
