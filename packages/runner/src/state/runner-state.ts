@@ -16,6 +16,12 @@ import { dirname } from "node:path";
 
 import type { ParsedTaskExecuteRequest, TaskStatusUpdate } from "@kohakuriver/api";
 
+/**
+ * Finished task ids remembered against late duplicate dispatches, at about 50 bytes each in the state
+ * file. Such a duplicate arrives within seconds of the final report, so the newest ids are enough.
+ */
+const MAX_FINISHED_IDS = 20_000;
+
 export interface TaskEntry {
   task_id: string;
   container_name: string;
@@ -34,10 +40,14 @@ export interface TaskEntry {
 interface StateFile {
   version: 1;
   tasks: Record<string, TaskEntry>;
+  /** Ids of tasks whose final status the host acknowledged, with when; absent in older files. */
+  finished?: Record<string, string>;
 }
 
 export class RunnerState {
   private readonly tasks = new Map<string, TaskEntry>();
+  /** Finished task ids in the order they finished (Map keeps insertion order), so the oldest go first. */
+  private readonly finished = new Map<string, string>();
   private writing: Promise<void> | null = null;
   private nextWrite: Promise<void> | null = null;
 
@@ -68,6 +78,7 @@ export class RunnerState {
       );
     }
     for (const entry of Object.values(parsed.tasks ?? {})) this.tasks.set(entry.task_id, entry);
+    for (const [taskId, finishedAt] of Object.entries(parsed.finished ?? {})) this.finished.set(taskId, finishedAt);
   }
 
   get(taskId: string): TaskEntry | undefined {
@@ -97,8 +108,24 @@ export class RunnerState {
     return { entry: updated, persisted: this.save() };
   }
 
-  remove(taskId: string): Promise<void> {
-    return this.tasks.delete(taskId) ? this.save() : Promise.resolve();
+  /**
+   * Moves a task whose final status the host acknowledged from the tasks to the finished ids. A dispatch
+   * of that id arriving later (sent before the host stored the final status) is then recognised and not
+   * run a second time. The newest MAX_FINISHED_IDS ids are kept.
+   */
+  finish(taskId: string): Promise<void> {
+    this.tasks.delete(taskId);
+    this.finished.set(taskId, new Date().toISOString());
+    if (this.finished.size > MAX_FINISHED_IDS) {
+      const oldest = this.finished.keys().next().value as string;
+      this.finished.delete(oldest);
+    }
+    return this.save();
+  }
+
+  /** Returns whether the host has acknowledged this task's final status. */
+  hasFinished(taskId: string): boolean {
+    return this.finished.has(taskId);
   }
 
   /** Resolves when every change made so far is on disk. */
@@ -123,7 +150,11 @@ export class RunnerState {
   }
 
   private async write(): Promise<void> {
-    const content = JSON.stringify({ version: 1, tasks: Object.fromEntries(this.tasks) } satisfies StateFile);
+    const content = JSON.stringify({
+      version: 1,
+      tasks: Object.fromEntries(this.tasks),
+      finished: Object.fromEntries(this.finished),
+    } satisfies StateFile);
     await mkdir(dirname(this.path), { recursive: true });
     const temporary = `${this.path}.tmp`;
     const handle = await open(temporary, "w", 0o600);

@@ -106,8 +106,8 @@ export class StatusReporter {
     }
 
     if (entry.final_report !== null) {
-      // Not awaited: if this removal is lost in a crash, the report is sent again and the host ignores it.
-      void state.remove(entry.task_id);
+      // Not awaited: if this write is lost in a crash, the report is sent again and the host ignores it.
+      void state.finish(entry.task_id);
       logger.debug({ taskId: entry.task_id, status: entry.final_report.status }, "final status delivered");
       this.options.onDelivered?.(entry.task_id);
     } else {

@@ -92,6 +92,23 @@ describe("TaskExecutor", () => {
     assert.equal(driver.specOf(taskContainerName("2")), undefined);
   });
 
+  it("never reruns a finished task", async () => {
+    const runner = executor();
+    await runner.accept(request("11"));
+    await finished("11");
+    await removed("11");
+    // The host stored the final status: the reporter moves the task to the finished ids.
+    await state.finish("11");
+
+    assert.equal((await runner.accept(request("11"))).alreadyAccepted, true);
+    assert.equal(state.get("11"), undefined);
+    assert.equal(await driver.inspectContainer(taskContainerName("11")), null);
+
+    const reloaded = new RunnerState(join(dir, "state", "runner-state.json"));
+    reloaded.load();
+    assert.equal(reloaded.hasFinished("11"), true);
+  });
+
   it("reports the exit code and captures both streams", async () => {
     driver.setBehaviour(taskContainerName("3"), { exitCode: 3, stdout: "out\n", stderr: "err\n" });
     await executor().accept(request("3"));

@@ -55,6 +55,12 @@ export class TaskExecutor {
    */
   async accept(request: ParsedTaskExecuteRequest): Promise<{ alreadyAccepted: boolean }> {
     const { state, logger } = this.options;
+    // A repeat of a task that already ran to the end (its dispatch was resent before the host stored the
+    // final status) is acknowledged without running it again.
+    if (state.hasFinished(request.task_id)) {
+      logger.info({ taskId: request.task_id }, "dispatch of a finished task ignored");
+      return { alreadyAccepted: true };
+    }
     if (state.get(request.task_id) !== undefined) {
       await state.flushed();
       return { alreadyAccepted: true };
