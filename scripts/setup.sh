@@ -4,9 +4,11 @@
 # the TypeScript build and the local base image kohakuriver/kohakuriver-base:base. Every step is skipped
 # when its result is already there, so running it again is cheap.
 #
-# Usage: scripts/setup.sh [--no-docker] [--with-postgres]
-#   --no-docker      skip the Docker Engine, busybox-static and the base image
-#   --with-postgres  also make sure the PostgreSQL server binaries (initdb) are installed
+# Usage: scripts/setup.sh [--no-docker] [--with-postgres] [--with-test-images]
+#   --no-docker         skip the Docker Engine, busybox-static and the base image
+#   --with-postgres     also make sure the PostgreSQL server binaries (initdb) are installed
+#   --with-test-images  also build the Debian image without sshd that the VPS tests use (debootstrap,
+#                       about 1 to 3 minutes the first time; the image is cached by tag)
 #
 # The engine started here logs to /var/log/kohakuriver-dockerd.log, and its process id is written to
 # /run/kohakuriver-setup-dockerd.pid so that scripts/test.sh can stop it again in CI.
@@ -14,10 +16,12 @@ set -euo pipefail
 
 with_docker=1
 with_postgres=0
+with_test_images=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-docker) with_docker=0 ;;
     --with-postgres) with_postgres=1 ;;
+    --with-test-images) with_test_images=1 ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
       exit 0
@@ -314,5 +318,10 @@ npm run build --silent
 if [ "$with_docker" = 1 ]; then
   log "ensuring the base image"
   bash scripts/build-base-image.sh
+  if [ "$with_test_images" = 1 ]; then
+    ensure_commands debootstrap:debootstrap
+    log "ensuring the Debian test image for VPS tests"
+    bash scripts/build-debian-test-image.sh
+  fi
 fi
 log "done"

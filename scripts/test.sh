@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole check: setup (Docker Engine, PostgreSQL binaries, npm packages, build, base image), then
-# `npm run lint` (tsc -b, ESLint, Prettier), then every *.test.ts file under packages/*/src and test/ with
-# node:test. Files whose path contains neither "docker" nor "e2e" run first, several at a time. The rest
-# share the Docker Engine, so they run one file at a time.
+# Runs the whole check: setup (Docker Engine, PostgreSQL binaries, npm packages, build, base image and the
+# Debian test image), then `npm run lint` (tsc -b, ESLint, Prettier), then every *.test.ts file under
+# packages/*/src and test/ with node:test. Files whose path contains neither "docker" nor "e2e" run first,
+# several at a time. The rest share the Docker Engine, so they run one file at a time.
 #
 # Usage: scripts/test.sh [--no-setup] [--no-lint] [FILTER...]
 #   --no-setup  skip scripts/setup.sh (the packages must be installed already)
@@ -69,7 +69,7 @@ trap cleanup EXIT
 if [ "$run_setup" = 1 ]; then
   # A marker left by an earlier run names an engine that this run did not start.
   rm -f "$STARTED_MARKER" 2>/dev/null || true
-  bash scripts/setup.sh --with-postgres
+  bash scripts/setup.sh --with-postgres --with-test-images
 elif [ ! -d node_modules ]; then
   echo "test: node_modules is missing; run scripts/setup.sh or drop --no-setup" >&2
   exit 1

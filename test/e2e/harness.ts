@@ -240,6 +240,18 @@ export class TestCluster {
         .remove({ force: true })
         .catch(() => undefined);
     }
+    // Snapshots of VPS sessions are images committed from containers, so they carry the node label too.
+    for (const name of this.nodeNames) {
+      const images = await docker.listImages({ filters: { label: [`kohakuriver.node=${name}`] } });
+      for (const image of images) {
+        for (const tag of image.RepoTags ?? [image.Id]) {
+          await docker
+            .getImage(tag)
+            .remove({ force: true })
+            .catch(() => undefined);
+        }
+      }
+    }
     await docker
       .getNetwork(this.networkName)
       .remove()

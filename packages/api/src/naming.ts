@@ -12,6 +12,11 @@ export function vpsContainerName(taskId: string): string {
   return `kohakuriver-vps-${taskId}`;
 }
 
+/** Image repository of a VPS's snapshots; each snapshot is tagged with its Unix timestamp in seconds. */
+export function snapshotRepository(taskId: string): string {
+  return `kohakuriver-snapshot/vps-${taskId}`;
+}
+
 /** Image tag of an environment: `kohakuriver/{env}:base`. */
 export function environmentImageTag(environmentName: string): string {
   return `kohakuriver/${environmentName.toLowerCase()}:base`;

@@ -24,6 +24,7 @@ before(async () => {
   const config = resolveHostConfig({
     HOST_BIND_IP: "127.0.0.1",
     HOST_PORT: 0,
+    HOST_SSH_PROXY_PORT: 0,
     DB_FILE: join(dataDir, "kohakuriver.db"),
     SHARED_DIR: join(dataDir, "shared"),
   });

@@ -31,15 +31,18 @@ describe("kohakuriver up", { skip }, () => {
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "kohakuriver-cli-up-"));
     stop = new AbortController();
-    up = startCaptured(["up", "--data-dir", dataDir, "--port", "0", "--runner-port", "0", "--name", nodeName], {
-      env: {
-        KOHAKURIVER_LOG_LEVEL: "warning",
-        KOHAKURIVER_DOCKER_NETWORK_NAME: networkName,
-        KOHAKURIVER_DOCKER_NETWORK_SUBNET: `${subnetPrefix}.0/24`,
-        KOHAKURIVER_DOCKER_NETWORK_GATEWAY: `${subnetPrefix}.1`,
+    up = startCaptured(
+      ["up", "--data-dir", dataDir, "--port", "0", "--runner-port", "0", "--ssh-proxy-port", "0", "--name", nodeName],
+      {
+        env: {
+          KOHAKURIVER_LOG_LEVEL: "warning",
+          KOHAKURIVER_DOCKER_NETWORK_NAME: networkName,
+          KOHAKURIVER_DOCKER_NETWORK_SUBNET: `${subnetPrefix}.0/24`,
+          KOHAKURIVER_DOCKER_NETWORK_GATEWAY: `${subnetPrefix}.1`,
+        },
+        signal: stop.signal,
       },
-      signal: stop.signal,
-    });
+    );
     const port = await waitFor("the ready line of kohakuriver up", () => {
       if (up.stderr.text.includes("error:")) throw new Error(`kohakuriver up failed: ${up.stderr.text}`);
       return /kohakuriver is up: host http:\/\/127\.0\.0\.1:(\d+)/.exec(up.stdout.text)?.[1];

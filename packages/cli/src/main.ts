@@ -11,7 +11,9 @@ import { registerHost } from "./commands/host.js";
 import { registerInitCommands } from "./commands/init/index.js";
 import { registerNodeCommands } from "./commands/node/index.js";
 import { registerRunner } from "./commands/runner.js";
+import { registerSshCommands } from "./commands/ssh/index.js";
 import { registerTaskCommands } from "./commands/task/index.js";
+import { registerVpsCommands } from "./commands/vps/index.js";
 import { registerUp } from "./commands/up.js";
 import { registerVersion } from "./commands/version.js";
 import type { CliIo, CliRuntime } from "./context.js";
@@ -84,6 +86,8 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerUp(program, runtime);
   registerDown(program, runtime);
   registerTaskCommands(program, runtime);
+  registerVpsCommands(program, runtime);
+  registerSshCommands(program, runtime);
   registerNodeCommands(program, runtime);
   registerHost(program, runtime);
   registerRunner(program, runtime);

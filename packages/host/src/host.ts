@@ -22,6 +22,8 @@ import { SnowflakeGenerator } from "./scheduler/snowflake.js";
 import { createStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
 import { TaskService } from "./tasks/task-service.js";
+import { SshProxy, sharedSecretAuthorizer } from "./vps/ssh-proxy.js";
+import { VpsService } from "./vps/vps-service.js";
 
 export interface StartHostOptions {
   config: HostConfig;
@@ -32,6 +34,8 @@ export interface HostHandle {
   /** Base URL of the API, with the real port when HOST_PORT was 0. */
   url: string;
   port: number;
+  /** Port of the SSH proxy, the real one when HOST_SSH_PROXY_PORT was 0. */
+  sshProxyPort: number;
   clusterToken: string;
   clusterTokenFile: string;
   config: HostConfig;
@@ -109,8 +113,30 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
     await restoreActiveTasks(store, ledger, scheduler, dispatcher);
     const health = new HealthHistory(() => nodes.list());
 
-    const app = await buildHostServer({ tasks, store, nodes, ledger, health, clusterToken, logger: rootLogger });
+    const vps = new VpsService({
+      config,
+      store,
+      ledger,
+      scheduler,
+      runners,
+      ids,
+      logger: rootLogger.child({ component: "vps" }),
+    });
+
+    const app = await buildHostServer({ tasks, vps, store, nodes, ledger, health, clusterToken, logger: rootLogger });
     undo.push(() => app.close());
+    const sshProxy = new SshProxy({
+      store,
+      ledger,
+      logger: rootLogger.child({ component: "ssh-proxy" }),
+      authorize: sharedSecretAuthorizer({
+        authEnabled: config.AUTH_ENABLED,
+        adminSecret: config.ADMIN_SECRET,
+        clusterToken,
+      }),
+    });
+    const sshProxyPort = await sshProxy.listen(config.HOST_BIND_IP, config.HOST_SSH_PROXY_PORT);
+    undo.push(() => sshProxy.close());
     await app.listen({ host: config.HOST_BIND_IP, port: config.HOST_PORT });
     const port = (app.server.address() as AddressInfo).port;
     const urlHost = config.HOST_BIND_IP === "0.0.0.0" ? "127.0.0.1" : config.HOST_BIND_IP;
@@ -118,7 +144,7 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
 
     nodes.start();
     health.start();
-    logger.info({ url, bind: config.HOST_BIND_IP, port, store: store.dialect }, "host started");
+    logger.info({ url, bind: config.HOST_BIND_IP, port, sshProxyPort, store: store.dialect }, "host started");
     if (!isLoopback(config.HOST_BIND_IP)) {
       // TODO: user accounts and API tokens; until then the user-facing API is open to the network.
       logger.warn(
@@ -132,6 +158,7 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
     return {
       url,
       port,
+      sshProxyPort,
       clusterToken,
       clusterTokenFile: tokenFile,
       config,
@@ -142,6 +169,7 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
         scheduler.stop();
         dispatcher.stop();
         health.stop();
+        await sshProxy.close();
         await app.close();
         await nodes.stop();
         await store.close();

@@ -21,6 +21,7 @@ import { ResourceProbe } from "./host-link/resource-probe.js";
 import { RunnerState } from "./state/runner-state.js";
 import { StatusReporter } from "./tasks/status-reporter.js";
 import { TaskExecutor } from "./tasks/task-executor.js";
+import { VpsManager } from "./vps/vps-manager.js";
 import { RUNNER_VERSION } from "./version.js";
 
 export interface StartRunnerOptions {
@@ -80,13 +81,24 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
   });
   const executor = new TaskExecutor({ config, nodeName, driver, state, reporter, logger, network, numaTopology });
 
-  const app = await buildRunnerServer({ executor, state, clusterToken, nodeName, logger: nodeLogger });
+  const vps = new VpsManager({
+    config,
+    nodeName,
+    driver,
+    state,
+    reporter,
+    logger: nodeLogger.child({ component: "vps" }),
+    network,
+  });
+
+  const app = await buildRunnerServer({ executor, vps, state, clusterToken, nodeName, logger: nodeLogger });
   await app.listen({ host: config.RUNNER_BIND_IP, port: config.RUNNER_PORT });
   const port = (app.server.address() as AddressInfo).port;
   const url = runnerUrl(await advertisedAddress(config), port);
 
   executor.resumeAll();
-  const adopted = await executor.adoptOrphans();
+  vps.resumeAll();
+  const adopted = (await executor.adoptOrphans()) + (await vps.adoptOrphans());
   reporter.start();
   logger.info({ url, host: hostUrl, restoredTasks: state.ids().length, adopted, network }, "runner started");
 
@@ -124,7 +136,8 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
       };
     },
     stopTask: async (taskId) => {
-      await executor.kill(taskId);
+      if (state.get(taskId)?.task_type === "vps") await vps.stop(taskId, null);
+      else await executor.kill(taskId);
     },
   });
   link.start();
@@ -139,6 +152,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
       if (closed) return;
       closed = true;
       await link.stop();
+      vps.close();
       await reporter.stop();
       await app.close();
       logger.info("runner stopped; its containers keep running");

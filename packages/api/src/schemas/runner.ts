@@ -51,6 +51,8 @@ export const TaskStatusUpdateSchema = z.object({
   started_at: z.string().nullable().optional(),
   completed_at: z.string().nullable().optional(),
   ssh_port: z.number().int().min(1).max(65535).nullable().optional(),
+  /** VPS restart count the report is about; reports on an older generation of a restarted VPS are ignored. */
+  generation: z.number().int().min(0).optional(),
 });
 export type TaskStatusUpdate = z.input<typeof TaskStatusUpdateSchema>;
 

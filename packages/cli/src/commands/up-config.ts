@@ -17,6 +17,8 @@ export interface UpSettings {
   hostPort: number;
   /** Runner API port, or 0 for a free port. */
   runnerPort: number;
+  /** SSH proxy port, or 0 for a free port. */
+  sshProxyPort: number;
   /** Node name. Undefined keeps runner.toml's RUNNER_HOSTNAME or the machine's host name. */
   nodeName: string | undefined;
   env: Record<string, string | undefined>;
@@ -30,6 +32,7 @@ export function loadUpHostConfig(settings: UpSettings): Readonly<HostConfig> {
     overrides: {
       HOST_BIND_IP: LOOPBACK,
       HOST_PORT: settings.hostPort,
+      HOST_SSH_PROXY_PORT: settings.sshProxyPort,
       HOST_REACHABLE_ADDRESS: LOOPBACK,
       DB_FILE: join(dataDir, "kohakuriver.db"),
       SHARED_DIR: join(dataDir, "shared"),

@@ -23,10 +23,13 @@ interface UpOptions {
   dataDir?: string;
   port?: string;
   runnerPort?: string;
+  sshProxyPort?: string;
   name?: string;
 }
 
 const DEFAULT_RUNNER_PORT = 8001;
+
+const DEFAULT_SSH_PROXY_PORT = 8002;
 
 /** How long `up` waits for its runner to show up online before it warns. */
 const REGISTRATION_TIMEOUT_MS = 30_000;
@@ -41,15 +44,21 @@ export function registerUp(program: Command, runtime: CliRuntime): void {
     )
     .option("--port <port>", `host API port; 0 picks a free one (default: ${DEFAULT_PORT})`)
     .option("--runner-port <port>", `runner API port; 0 picks a free one (default: ${DEFAULT_RUNNER_PORT})`)
+    .option("--ssh-proxy-port <port>", "SSH proxy port; 0 picks a free one (default: 8002)")
     .option("--name <node>", "node name of the runner (default: this machine's host name)")
     .action(async (options: UpOptions) => {
       const { io } = runtime;
-      runtime.portInUseHint = "choose other ports with 'kohakuriver up --port N --runner-port M' (0 picks a free port)";
+      runtime.portInUseHint =
+        "choose other ports with 'kohakuriver up --port N --runner-port M --ssh-proxy-port P' (0 picks a free port)";
       const settings: UpSettings = {
         dataDir: options.dataDir ?? kohakuriverHome(io.env),
         hostPort: options.port === undefined ? DEFAULT_PORT : parseUpPort(options.port, "--port"),
         runnerPort:
           options.runnerPort === undefined ? DEFAULT_RUNNER_PORT : parseUpPort(options.runnerPort, "--runner-port"),
+        sshProxyPort:
+          options.sshProxyPort === undefined
+            ? DEFAULT_SSH_PROXY_PORT
+            : parseUpPort(options.sshProxyPort, "--ssh-proxy-port"),
         nodeName: options.name,
         env: io.env,
       };

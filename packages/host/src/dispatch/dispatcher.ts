@@ -7,7 +7,7 @@
  * Dispatch stops by itself when the task leaves `assigning` (node offline → lost, killed, finished).
  */
 
-import { environmentImageTag, type TaskExecuteRequest } from "@kohakuriver/api";
+import { environmentImageTag, type RunnerVpsCreateRequest, type TaskExecuteRequest } from "@kohakuriver/api";
 import { backoffDelayMs, type Logger } from "@kohakuriver/common";
 
 import type { Store, TaskRecord } from "../store/types.js";
@@ -105,13 +105,10 @@ export class Dispatcher {
     const { store, logger } = this.options;
     await this.acquireSlot(runner.hostname);
     try {
-      const response = await this.options.runners.call(
-        runner,
-        "POST",
-        "/api/execute",
-        this.executeRequestOf(task),
-        30_000,
-      );
+      const response =
+        task.task_type === "vps"
+          ? await this.options.runners.call(runner, "POST", "/api/vps/create", this.vpsCreateRequestOf(task), 30_000)
+          : await this.options.runners.call(runner, "POST", "/api/execute", this.executeRequestOf(task), 30_000);
 
       if (response.status >= 200 && response.status < 300) {
         await store.updateTask(task.task_id, { dispatch_confirmed: true });
@@ -192,6 +189,29 @@ export class Dispatcher {
       privileged: task.docker_privileged,
       additional_mounts: task.docker_mount_dirs,
       reserved_ip: null,
+    };
+  }
+
+  private vpsCreateRequestOf(task: TaskRecord): RunnerVpsCreateRequest {
+    return {
+      task_id: task.task_id,
+      generation: task.generation,
+      name: task.name,
+      required_cores: task.required_cores,
+      required_gpus: task.required_gpus,
+      required_memory_bytes: task.required_memory_bytes,
+      target_numa_node_id: task.target_numa_node_id,
+      container_name: task.container_name,
+      registry_image: task.registry_image,
+      docker_image_name: task.docker_image_name ?? environmentImageTag(task.container_name ?? "kohakuriver-base"),
+      ssh_key_mode: task.ssh_key_mode ?? "disabled",
+      ssh_public_key: task.ssh_public_key,
+      restore_snapshot: task.vps_restore_snapshot,
+      working_dir: this.options.workingDir,
+      privileged: task.docker_privileged,
+      additional_mounts: task.docker_mount_dirs,
+      reserved_ip: null,
+      vps_backend: "docker",
     };
   }
 

@@ -10,8 +10,12 @@ import { HOST_VERSION } from "../version.js";
 import { nodeRoutes, type NodeRoutesOptions } from "./routes/nodes.js";
 import { runnerFacingRoutes, type RunnerFacingRoutesOptions } from "./routes/runner-facing.js";
 import { taskRoutes, type TaskRoutesOptions } from "./routes/tasks.js";
+import { vpsRoutes, type VpsRoutesOptions } from "./routes/vps.js";
 
-export type HostServerOptions = TaskRoutesOptions & NodeRoutesOptions & RunnerFacingRoutesOptions & { logger: Logger };
+export type HostServerOptions = TaskRoutesOptions &
+  NodeRoutesOptions &
+  RunnerFacingRoutesOptions &
+  VpsRoutesOptions & { logger: Logger };
 
 export async function buildHostServer(options: HostServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ ...serverOptions(options.logger), routerOptions: { maxParamLength: 300 } });
@@ -24,10 +28,11 @@ export async function buildHostServer(options: HostServerOptions): Promise<Fasti
       info: {
         title: "KohakuRiver host API",
         version: HOST_VERSION,
-        description: "Submit and manage command tasks, list nodes; runners register and report here.",
+        description: "Submit and manage command tasks and VPS sessions, list nodes; runners register and report here.",
       },
       tags: [
         { name: "tasks", description: "Command tasks" },
+        { name: "vps", description: "VPS sessions and their snapshots" },
         { name: "nodes", description: "Nodes and their health" },
         { name: "runners", description: "Called by runners with the cluster token" },
       ],
@@ -37,6 +42,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<Fasti
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 
   await app.register(taskRoutes, options);
+  await app.register(vpsRoutes, options);
   await app.register(nodeRoutes, options);
   await app.register(runnerFacingRoutes, options);
 

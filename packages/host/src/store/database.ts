@@ -61,6 +61,10 @@ export interface TasksTable {
   started_at: string | null;
   completed_at: string | null;
   dispatch_confirmed: BooleanInteger;
+  ssh_key_mode: string | null;
+  ssh_public_key: string | null;
+  generation: number;
+  vps_restore_snapshot: Int64Number;
 }
 
 export interface NodesTable {

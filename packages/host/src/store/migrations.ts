@@ -111,12 +111,38 @@ function createTasksAndNodes(dialect: StoreDialect): Migration {
   };
 }
 
+/**
+ * Adds what a VPS needs to keep across restarts: its SSH key mode and public key, a restart count, and
+ * the snapshot that its next start restores.
+ */
+function addVpsSessionColumns(): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable("tasks").addColumn("ssh_key_mode", "text").execute();
+      await db.schema.alterTable("tasks").addColumn("ssh_public_key", "text").execute();
+      await db.schema
+        .alterTable("tasks")
+        .addColumn("generation", "integer", (column) => column.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable("tasks").addColumn("vps_restore_snapshot", "bigint").execute();
+    },
+
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable("tasks").dropColumn("vps_restore_snapshot").execute();
+      await db.schema.alterTable("tasks").dropColumn("generation").execute();
+      await db.schema.alterTable("tasks").dropColumn("ssh_public_key").execute();
+      await db.schema.alterTable("tasks").dropColumn("ssh_key_mode").execute();
+    },
+  };
+}
+
 /** Returns the migration provider for a dialect; column types differ slightly between the two. */
 export function createMigrationProvider(dialect: StoreDialect): MigrationProvider {
   return {
     async getMigrations(): Promise<Record<string, Migration>> {
       return {
         "0001_create_tasks_and_nodes": createTasksAndNodes(dialect),
+        "0002_vps_sessions": addVpsSessionColumns(),
       };
     },
   };

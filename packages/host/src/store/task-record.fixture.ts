@@ -53,6 +53,10 @@ export function makeTaskRecord(overrides: Partial<TaskRecord> = {}): TaskRecord 
     started_at: null,
     completed_at: null,
     dispatch_confirmed: false,
+    ssh_key_mode: null,
+    ssh_public_key: null,
+    generation: 0,
+    vps_restore_snapshot: null,
     ...overrides,
   };
 }

@@ -1,6 +1,6 @@
 /** Mapping between task records and rows of the `tasks` table. */
 
-import { InvalidInputError, isTaskStatus, type TaskStatus } from "@kohakuriver/api";
+import { InvalidInputError, SSH_KEY_MODES, isTaskStatus, type SshKeyMode, type TaskStatus } from "@kohakuriver/api";
 import type { Insertable, Selectable, Updateable } from "kysely";
 
 import type { TasksTable } from "./database.js";
@@ -39,6 +39,9 @@ const UPDATABLE_COLUMNS: ReadonlySet<string> = new Set(
     started_at: true,
     completed_at: true,
     dispatch_confirmed: true,
+    target_node: true,
+    generation: true,
+    vps_restore_snapshot: true,
   } satisfies Record<keyof TaskUpdateFields, true>),
 );
 
@@ -96,6 +99,10 @@ export function toTaskRow(task: TaskRecord): Insertable<TasksTable> {
     started_at: encodeNullableTimestamp(task.started_at, "started_at"),
     completed_at: encodeNullableTimestamp(task.completed_at, "completed_at"),
     dispatch_confirmed: encodeBoolean(task.dispatch_confirmed),
+    ssh_key_mode: task.ssh_key_mode,
+    ssh_public_key: task.ssh_public_key,
+    generation: task.generation,
+    vps_restore_snapshot: task.vps_restore_snapshot,
   };
 }
 
@@ -167,12 +174,21 @@ export function fromTaskRow(row: Selectable<TasksTable>): TaskRecord {
     started_at: row.started_at,
     completed_at: row.completed_at,
     dispatch_confirmed: decodeBoolean(row.dispatch_confirmed),
+    ssh_key_mode: decodeSshKeyMode(row.ssh_key_mode, row.task_id),
+    ssh_public_key: row.ssh_public_key,
+    generation: row.generation,
+    vps_restore_snapshot: decodeInt64Number(row.vps_restore_snapshot),
   };
 }
 
 function decodeTaskType(value: string, taskId: string): TaskType {
   if (value === "command" || value === "vps") return value;
   throw new Error(`Task ${taskId} has unknown task_type "${value}" in the database`);
+}
+
+function decodeSshKeyMode(value: string | null, taskId: string): SshKeyMode | null {
+  if (value === null || (SSH_KEY_MODES as readonly string[]).includes(value)) return value as SshKeyMode | null;
+  throw new Error(`Task ${taskId} has unknown ssh_key_mode "${value}" in the database`);
 }
 
 function decodeTaskStatus(value: string, taskId: string): TaskStatus {

@@ -6,7 +6,7 @@
  * 64-bit ids as decimal strings and timestamps as ISO-8601 UTC strings.
  */
 
-import type { GpuInfo, NumaTopology, TaskStatus } from "@kohakuriver/api";
+import type { GpuInfo, NumaTopology, SshKeyMode, TaskStatus } from "@kohakuriver/api";
 
 export type TaskType = "command" | "vps";
 
@@ -55,6 +55,14 @@ export interface TaskRecord {
   completed_at: string | null;
   /** True once the assigned runner acknowledged the dispatch of this task. */
   dispatch_confirmed: boolean;
+  /** VPS only: how SSH is set up (disabled, none, upload, generate); null for command tasks. */
+  ssh_key_mode: SshKeyMode | null;
+  /** VPS only: the public key written to authorized_keys (uploaded or generated); never a private key. */
+  ssh_public_key: string | null;
+  /** Times the VPS was restarted; each restart is a new container and a new dispatch on the runner. */
+  generation: number;
+  /** VPS only: snapshot timestamp the next start restores, set by a restore request; null = the newest. */
+  vps_restore_snapshot: number | null;
 }
 
 /**
@@ -78,6 +86,9 @@ export type TaskMutableFields = Pick<
   | "started_at"
   | "completed_at"
   | "dispatch_confirmed"
+  | "target_node"
+  | "generation"
+  | "vps_restore_snapshot"
 >;
 
 export interface TaskFilter {

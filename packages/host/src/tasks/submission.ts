@@ -22,7 +22,7 @@ import { countOf, formatCores } from "../scheduler/ledger.js";
 import type { TaskRecord } from "../store/types.js";
 
 /** The smallest memory limit the Docker Engine accepts for a container (6 MiB). */
-const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
 
 const ENVIRONMENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const IMAGE_REFERENCE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]{0,499}$/;
@@ -129,13 +129,17 @@ export function buildTaskRecords(submission: ParsedTaskSubmission, context: Subm
       started_at: null,
       completed_at: null,
       dispatch_confirmed: false,
+      ssh_key_mode: null,
+      ssh_public_key: null,
+      generation: 0,
+      vps_restore_snapshot: null,
     });
   }
   return records;
 }
 
-function resolveImage(
-  submission: ParsedTaskSubmission,
+export function resolveImage(
+  submission: Pick<ParsedTaskSubmission, "registry_image" | "container_name">,
   config: HostConfig,
 ): { environment: string | null; registryImage: string | null; tag: string } {
   if (submission.registry_image !== null) {
@@ -202,7 +206,7 @@ function resolveGpuLists(submission: ParsedTaskSubmission, targets: Target[]): n
 // Docker bind mounts take `ro` or `rw`; anything else would only fail when the container is created.
 const MOUNT_PATTERN = /^(\/[^:\0]*):(\/[^:\0]*)(?::(ro|rw))?$/;
 
-function validateMounts(mounts: readonly string[]): string[] {
+export function validateMounts(mounts: readonly string[]): string[] {
   for (const mount of mounts) {
     if (!MOUNT_PATTERN.test(mount)) {
       throw new InvalidInputError(
@@ -215,7 +219,12 @@ function validateMounts(mounts: readonly string[]): string[] {
 }
 
 /** Rejects a request that no node could ever hold, naming the capacity that is short. */
-function checkCanEverFit(target: Target | null, request: ResourceRequest, ledger: ResourceLedger): void {
+export function checkCanEverFit(
+  target: Target | null,
+  request: ResourceRequest,
+  ledger: ResourceLedger,
+  targetField = "targets",
+): void {
   const nodes = ledger.listNodes().map((node) => node.capacity);
 
   if (target !== null) {
@@ -223,7 +232,7 @@ function checkCanEverFit(target: Target | null, request: ResourceRequest, ledger
     if (node === undefined) {
       const known = nodes.map((capacity) => capacity.hostname).sort();
       const list = known.length === 0 ? "no nodes are registered yet" : `registered nodes: ${known.join(", ")}`;
-      throw new InvalidInputError(`targets: unknown node '${target.hostname}' (${list})`, "targets");
+      throw new InvalidInputError(`${targetField}: unknown node '${target.hostname}' (${list})`, targetField);
     }
     const shortfall = ledger.neverFitsReason(node, request);
     if (shortfall !== null) throw new InvalidInputError(`${shortfall.field}: ${shortfall.reason}`, shortfall.field);

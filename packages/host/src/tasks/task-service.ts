@@ -191,6 +191,12 @@ export class TaskService {
     for (let attempt = 0; attempt < 5; attempt += 1) {
       const task = await store.getTask(update.task_id);
       if (task === undefined) return { applied: false, message: `task ${update.task_id} not found` };
+      if (update.generation !== undefined && update.generation < task.generation) {
+        return {
+          applied: false,
+          message: `VPS ${update.task_id} was restarted (generation ${task.generation}); report on generation ${update.generation} ignored`,
+        };
+      }
       // A repeated `running` report (its acknowledgement was lost) must not undo a pause.
       const allowed =
         !NOT_DISPATCHED.has(task.status) &&

@@ -14,6 +14,7 @@ import {
   ContainerNotFoundError,
   ImageNotFoundError,
   type ContainerState,
+  type ImageSummary,
   type LogFiles,
   type TaskContainerSpec,
   type WorkloadDriver,
@@ -27,6 +28,25 @@ export interface DockerDriverOptions {
 
 /** Label on networks that this driver created. */
 export const MANAGED_LABEL = "kohakuriver.managed";
+
+/**
+ * Turns the engine's multiplexed log stream (8-byte frame headers: stream, 3 zero bytes, big-endian
+ * length) into text. A container with a TTY sends raw text, which is returned as it is.
+ */
+function demultiplexToText(buffer: Buffer): string {
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  while (offset + 8 <= buffer.length) {
+    const stream = buffer[offset];
+    if ((stream !== 0 && stream !== 1 && stream !== 2) || buffer.readUIntBE(offset + 1, 3) !== 0) {
+      return buffer.toString("utf8");
+    }
+    const length = buffer.readUInt32BE(offset + 4);
+    chunks.push(buffer.subarray(offset + 8, offset + 8 + length));
+    offset += 8 + length;
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
 
 export class DockerDriver implements WorkloadDriver {
   readonly docker: Docker;
@@ -212,6 +232,64 @@ export class DockerDriver implements WorkloadDriver {
     // between is left out.
     const states = await Promise.all(summaries.map((summary) => this.inspectContainer(summary.Id)));
     return states.filter((state): state is ContainerState => state !== null);
+  }
+
+  async readLogTail(name: string, lines: number): Promise<string> {
+    try {
+      const buffer = (await this.docker
+        .getContainer(name)
+        .logs({ stdout: true, stderr: true, follow: false, tail: lines })) as unknown as Buffer;
+      return demultiplexToText(buffer);
+    } catch (error) {
+      throw this.containerError(error, name, "read the logs of");
+    }
+  }
+
+  async commitContainer(name: string, repository: string, tag: string, comment: string): Promise<void> {
+    try {
+      await this.docker.getContainer(name).commit({ repo: repository, tag, comment, pause: true });
+    } catch (error) {
+      throw this.containerError(error, name, "commit");
+    }
+    this.logger?.info({ container: name, image: `${repository}:${tag}` }, "container committed");
+  }
+
+  async listImages(repository: string): Promise<ImageSummary[]> {
+    const images = await this.call(`list images of ${repository}`, () =>
+      this.docker.listImages({ filters: { reference: [repository] } }),
+    );
+    const summaries: ImageSummary[] = [];
+    for (const image of images) {
+      for (const reference of image.RepoTags ?? []) {
+        const separator = reference.lastIndexOf(":");
+        if (reference.slice(0, separator) !== repository) continue;
+        // The list lacks the commit message, so each image is inspected; one removed in between is left out.
+        const details = await this.docker
+          .getImage(reference)
+          .inspect()
+          .catch(() => null);
+        if (details === null) continue;
+        summaries.push({
+          reference,
+          tag: reference.slice(separator + 1),
+          created: image.Created,
+          sizeBytes: image.Size,
+          comment: details.Comment === "" ? null : details.Comment,
+        });
+      }
+    }
+    return summaries.sort((a, b) => b.created - a.created || b.tag.localeCompare(a.tag));
+  }
+
+  async removeImage(reference: string): Promise<void> {
+    try {
+      // With force, a tag whose image a container uses is removed too; the container keeps the image.
+      await this.docker.getImage(reference).remove({ force: true });
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return;
+      throw wrapEngineError(error, `remove image ${reference}`, this.socketPath);
+    }
+    this.logger?.info({ image: reference }, "image removed");
   }
 
   private async findNetwork(name: string): Promise<Docker.NetworkInspectInfo | null> {

@@ -10,7 +10,10 @@ import type { ContainerState, TaskContainerSpec } from "./types.js";
 /** Docker's zero time, reported for a container that never started or has not finished. */
 const ZERO_TIME_PREFIX = "0001-01-01";
 
-/** Builds the create request for a task container. The container is neither auto-removed nor restarted. */
+/**
+ * Builds the create request for a container. It is never auto-removed, and restarted by the engine only
+ * with the `unless-stopped` restart policy.
+ */
 export function buildCreateOptions(spec: TaskContainerSpec): ContainerCreateOptions {
   const options: ContainerCreateOptions = {
     name: spec.name,
@@ -24,6 +27,10 @@ export function buildCreateOptions(spec: TaskContainerSpec): ContainerCreateOpti
     AttachStderr: false,
     HostConfig: buildHostConfig(spec),
   };
+  const published = spec.publishPorts ?? [];
+  if (published.length > 0) {
+    options.ExposedPorts = Object.fromEntries(published.map((port) => [`${port}/tcp`, {}]));
+  }
 
   // An empty Entrypoint overrides the image's ENTRYPOINT, so Cmd[0] is the program that runs. The engine
   // keeps the image's entrypoint only when the field is absent (checked on Docker 20.10).
@@ -48,7 +55,7 @@ function buildHostConfig(spec: TaskContainerSpec): HostConfig {
   const hostConfig: HostConfig = {
     LogConfig: { Type: "json-file", Config: {} },
     AutoRemove: false,
-    RestartPolicy: { Name: "no" },
+    RestartPolicy: { Name: spec.restartPolicy ?? "no" },
     Mounts: spec.binds.map((bind) => ({
       Type: "bind" as const,
       Source: bind.source,
@@ -83,6 +90,14 @@ function buildHostConfig(spec: TaskContainerSpec): HostConfig {
   if (spec.network !== null) {
     hostConfig.NetworkMode = spec.network;
   }
+  const published = spec.publishPorts ?? [];
+  if (published.length > 0) {
+    // An empty HostPort asks the engine for a free port; inspect reports the one it chose.
+    hostConfig.PortBindings = Object.fromEntries(published.map((port) => [`${port}/tcp`, [{ HostPort: "" }]]));
+  }
+  if (spec.init === true) {
+    hostConfig.Init = true;
+  }
   return hostConfig;
 }
 
@@ -110,5 +125,16 @@ export function toContainerState(info: ContainerInspectInfo): ContainerState {
     finishedAt: timeOrNull(state.FinishedAt),
     restartCount: info.RestartCount ?? 0,
     error: state.Error ?? "",
+    publishedPorts: publishedPortsOf(info),
   };
+}
+
+/** Reads the host port of each published container port; the first binding wins when there are several. */
+function publishedPortsOf(info: ContainerInspectInfo): Record<string, number> {
+  const ports: Record<string, number> = {};
+  for (const [containerPort, bindings] of Object.entries(info.NetworkSettings?.Ports ?? {})) {
+    const hostPort = Number(bindings?.[0]?.HostPort);
+    if (Number.isInteger(hostPort) && hostPort > 0) ports[containerPort] = hostPort;
+  }
+  return ports;
 }

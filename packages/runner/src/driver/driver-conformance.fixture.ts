@@ -318,6 +318,52 @@ export function runDriverConformance(
       assert.deepEqual(none, []);
     });
 
+    test("published port shows in inspect", async () => {
+      const spec = specFor("publish", FOREVER, { publishPorts: [22] });
+      await driver.createContainer(spec);
+      await driver.startContainer(spec.name);
+
+      const state = await driver.inspectContainer(spec.name);
+      const hostPort = state?.publishedPorts["22/tcp"];
+      assert.ok(hostPort !== undefined && hostPort > 0 && hostPort < 65536, `a host port for 22/tcp: ${hostPort}`);
+      await driver.killContainer(spec.name);
+    });
+
+    test("readLogTail returns the last lines", async () => {
+      const name = await startScripted("tail", { ...QUICK, stdout: "one\ntwo\nthree\n" });
+      await driver.waitContainer(name);
+
+      assert.equal(await driver.readLogTail(name, 2), "two\nthree\n");
+    });
+
+    test("commit, list and remove images", async () => {
+      const repository = `kr-conformance-${runId}/snapshot`;
+      const name = await startScripted("commit", QUICK);
+      await driver.waitContainer(name);
+
+      try {
+        await driver.commitContainer(name, repository, "100", "first snapshot");
+        await driver.commitContainer(name, repository, "200", "");
+        const listed = await driver.listImages(repository);
+
+        assert.deepEqual(listed.map((image) => image.reference).sort(), [`${repository}:100`, `${repository}:200`]);
+        assert.equal(listed.find((image) => image.tag === "100")?.comment, "first snapshot");
+        assert.equal(listed.find((image) => image.tag === "200")?.comment, null);
+        assert.ok(await driver.imageExists(`${repository}:100`));
+        assert.deepEqual(await driver.listImages(`${repository}-other`), []);
+
+        await driver.removeImage(`${repository}:100`);
+        await driver.removeImage(`${repository}:100`);
+        assert.deepEqual(
+          (await driver.listImages(repository)).map((image) => image.tag),
+          ["200"],
+        );
+      } finally {
+        await driver.removeImage(`${repository}:100`).catch(() => undefined);
+        await driver.removeImage(`${repository}:200`).catch(() => undefined);
+      }
+    });
+
     test("inspect of missing container is null", async () => {
       assert.equal(await driver.inspectContainer(`kr-conformance-${runId}-missing`), null);
     });

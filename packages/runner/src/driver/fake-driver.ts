@@ -16,6 +16,7 @@ import {
   EngineUnavailableError,
   ImageNotFoundError,
   type ContainerState,
+  type ImageSummary,
   type LogFiles,
   type TaskContainerSpec,
   type WorkloadDriver,
@@ -58,6 +59,7 @@ interface FakeContainer {
   exitDueAt: number;
   remainingMs: number;
   exitWaiters: Array<() => void>;
+  publishedPorts: Record<string, number>;
 }
 
 const SOCKET_PATH = "fake://docker";
@@ -67,6 +69,9 @@ export class FakeDriver implements WorkloadDriver {
   private readonly behaviours = new Map<string, FakeBehaviour>();
   private readonly containers = new Map<string, FakeContainer>();
   private readonly networks = new Map<string, string>();
+  /** Committed images by reference, with the name of the container they came from. */
+  private readonly committed = new Map<string, ImageSummary & { source: string }>();
+  private nextHostPort = 32768;
   private reachable = true;
 
   constructor(options: FakeDriverOptions = {}) {
@@ -142,6 +147,7 @@ export class FakeDriver implements WorkloadDriver {
       exitDueAt: 0,
       remainingMs: 0,
       exitWaiters: [],
+      publishedPorts: {},
     });
   }
 
@@ -160,6 +166,9 @@ export class FakeDriver implements WorkloadDriver {
     container.exitCode = null;
     container.oomKilled = false;
     container.startedAt = new Date().toISOString();
+    container.publishedPorts = Object.fromEntries(
+      (container.spec.publishPorts ?? []).map((port) => [`${port}/tcp`, this.nextHostPort++]),
+    );
     container.stdout += container.behaviour.stdout ?? "";
     container.stderr += container.behaviour.stderr ?? "";
     this.scheduleExit(container, container.behaviour.durationMs ?? 0);
@@ -253,6 +262,45 @@ export class FakeDriver implements WorkloadDriver {
       .map(toState);
   }
 
+  async readLogTail(name: string, lines: number): Promise<string> {
+    const container = this.get(name);
+    const text = container.stdout + container.stderr;
+    const all = text.split("\n");
+    if (all.at(-1) === "") all.pop();
+    return all
+      .slice(-lines)
+      .map((line) => `${line}\n`)
+      .join("");
+  }
+
+  async commitContainer(name: string, repository: string, tag: string, comment: string): Promise<void> {
+    const container = this.get(name);
+    const reference = `${repository}:${tag}`;
+    this.images.add(reference);
+    this.committed.set(reference, {
+      reference,
+      tag,
+      created: Math.floor(Date.now() / 1000),
+      sizeBytes: container.stdout.length + 1024,
+      comment: comment === "" ? null : comment,
+      source: name,
+    });
+  }
+
+  async listImages(repository: string): Promise<ImageSummary[]> {
+    this.checkReachable();
+    return [...this.committed.values()]
+      .filter((image) => image.reference.slice(0, image.reference.lastIndexOf(":")) === repository)
+      .map(({ source: _source, ...summary }) => summary)
+      .sort((a, b) => b.created - a.created || b.tag.localeCompare(a.tag));
+  }
+
+  async removeImage(reference: string): Promise<void> {
+    this.checkReachable();
+    this.images.delete(reference);
+    this.committed.delete(reference);
+  }
+
   private scheduleExit(container: FakeContainer, delayMs: number): void {
     container.remainingMs = delayMs;
     if (!Number.isFinite(delayMs)) {
@@ -329,5 +377,6 @@ function toState(container: FakeContainer): ContainerState {
     finishedAt: container.finishedAt,
     restartCount: 0,
     error: "",
+    publishedPorts: alive ? { ...container.publishedPorts } : {},
   };
 }

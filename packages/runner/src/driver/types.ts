@@ -37,6 +37,27 @@ export interface TaskContainerSpec {
   network: string | null;
   /** Fixed IP on that network, when reserved. */
   ipAddress: string | null;
+  /** Container TCP ports published on a free port of every host address (VPS SSH); absent = none. */
+  publishPorts?: number[];
+  /**
+   * `unless-stopped` makes the engine start the container again after it exits or the engine restarts
+   * (VPS sessions); absent or `no` leaves an exited container alone (command tasks).
+   */
+  restartPolicy?: "no" | "unless-stopped";
+  /** Runs Docker's init (tini) as PID 1, so SIGTERM stops the workload at once; absent = false. */
+  init?: boolean;
+}
+
+/** An image of a repository on the engine, as listed by listImages. */
+export interface ImageSummary {
+  /** Full reference, repository:tag. */
+  reference: string;
+  tag: string;
+  /** Unix time in seconds when the image was created. */
+  created: number;
+  sizeBytes: number;
+  /** The commit message, or null when none was given. */
+  comment: string | null;
 }
 
 export interface ContainerState {
@@ -58,6 +79,8 @@ export interface ContainerState {
   restartCount: number;
   /** Docker's error text for a container that failed to start, empty otherwise. */
   error: string;
+  /** Host ports of published container ports, keyed like Docker as "22/tcp"; empty when none. */
+  publishedPorts: Record<string, number>;
 }
 
 export interface LogFiles {
@@ -96,6 +119,20 @@ export interface WorkloadDriver {
   unpauseContainer(name: string): Promise<void>;
   /** Lists all containers (running or not) whose labels include every given label. */
   listContainers(labels: Record<string, string>): Promise<ContainerState[]>;
+  /** Returns the last `lines` lines of the container's stdout and stderr, interleaved as written. */
+  readLogTail(name: string, lines: number): Promise<string>;
+  /**
+   * Commits the container's file system as repository:tag, pausing it meanwhile so the copy is consistent.
+   * An existing image with that reference is replaced.
+   */
+  commitContainer(name: string, repository: string, tag: string, comment: string): Promise<void>;
+  /** Lists the images of one repository, newest first. */
+  listImages(repository: string): Promise<ImageSummary[]>;
+  /**
+   * Removes an image tag by reference, also when a container was created from it (the container keeps
+   * its image). A missing image is not an error.
+   */
+  removeImage(reference: string): Promise<void>;
 }
 
 export class ContainerExistsError extends Error {

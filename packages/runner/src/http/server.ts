@@ -1,9 +1,18 @@
-/** The runner's API, called only by the host with the cluster token: execute, kill, pause, resume. */
+/**
+ * The runner's API, called only by the host with the cluster token: execute, kill, pause, resume, and the
+ * VPS lifecycle and snapshots.
+ */
 
 import {
   ErrorBodySchema,
   MessageSchema,
   NotFoundError,
+  RunnerVpsCreateRequestSchema,
+  RunnerVpsStopRequestSchema,
+  SnapshotCreateQuerySchema,
+  SnapshotListSchema,
+  SnapshotParamsSchema,
+  TaskIdParamsSchema,
   TaskControlRequestSchema,
   TaskExecuteRequestSchema,
   TaskExecuteResponseSchema,
@@ -15,19 +24,22 @@ import { z } from "zod";
 
 import type { RunnerState } from "../state/runner-state.js";
 import type { TaskExecutor } from "../tasks/task-executor.js";
+import type { VpsManager } from "../vps/vps-manager.js";
 
 export interface RunnerServerOptions {
   executor: TaskExecutor;
+  vps: VpsManager;
   state: RunnerState;
   clusterToken: string;
   nodeName: string;
   logger: Logger;
 }
 
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema };
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
 
 export async function buildRunnerServer(options: RunnerServerOptions): Promise<FastifyInstance> {
-  const { executor, state } = options;
+  const { executor, state, vps } = options;
+  const isVps = (taskId: string): boolean => state.get(taskId)?.task_type === "vps";
   const app = Fastify(serverOptions(options.logger)).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -52,7 +64,8 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
     "/api/kill",
     { schema: { body: TaskControlRequestSchema, response: { 200: MessageSchema, ...errors } } },
     async (request) => {
-      const known = await executor.kill(request.body.task_id);
+      const taskId = request.body.task_id;
+      const known = isVps(taskId) ? await vps.kill(taskId) : await executor.kill(taskId);
       return {
         message: known
           ? `Task ${request.body.task_id} killed.`
@@ -73,6 +86,113 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
       },
     );
   }
+
+  app.post(
+    "/api/vps/create",
+    { schema: { body: RunnerVpsCreateRequestSchema, response: { 202: TaskExecuteResponseSchema, ...errors } } },
+    async (request, reply) => {
+      const { alreadyAccepted } = await vps.accept(request.body);
+      return reply.status(202).send({
+        message: alreadyAccepted ? "VPS already accepted." : "VPS accepted for creation.",
+        task_id: request.body.task_id,
+        already_accepted: alreadyAccepted,
+      });
+    },
+  );
+
+  app.post(
+    "/api/vps/stop/:task_id",
+    {
+      schema: {
+        params: TaskIdParamsSchema,
+        body: RunnerVpsStopRequestSchema.optional(),
+        response: { 200: MessageSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const taskId = request.params.task_id;
+      if (!(await vps.stop(taskId, request.body?.snapshot ?? null))) {
+        throw new NotFoundError(`VPS ${taskId} is not on node ${options.nodeName}`);
+      }
+      return { message: `VPS ${taskId} stopped.` };
+    },
+  );
+
+  for (const command of ["pause", "resume"] as const) {
+    app.post(
+      `/api/vps/${command}/:task_id`,
+      { schema: { params: TaskIdParamsSchema, response: { 200: MessageSchema, ...errors } } },
+      async (request) => {
+        const taskId = request.params.task_id;
+        const done = command === "pause" ? await executor.pause(taskId) : await executor.resume(taskId);
+        if (!done || !isVps(taskId))
+          throw new NotFoundError(`VPS ${taskId} is not running on node ${options.nodeName}`);
+        return { message: `VPS ${taskId} ${command}d.` };
+      },
+    );
+  }
+
+  app.get(
+    "/api/vps/snapshots/:task_id",
+    { schema: { params: TaskIdParamsSchema, response: { 200: SnapshotListSchema, ...errors } } },
+    async (request) => {
+      const snapshots = await vps.listSnapshots(request.params.task_id);
+      return { task_id: request.params.task_id, snapshots, count: snapshots.length };
+    },
+  );
+
+  app.get(
+    "/api/vps/snapshots/:task_id/latest",
+    {
+      schema: {
+        params: TaskIdParamsSchema,
+        response: { 200: z.object({ task_id: z.string(), tag: z.string() }), ...errors },
+      },
+    },
+    async (request) => {
+      const newest = (await vps.listSnapshots(request.params.task_id))[0];
+      if (newest === undefined) throw new NotFoundError(`VPS ${request.params.task_id} has no snapshots on this node`);
+      return { task_id: request.params.task_id, tag: newest.tag };
+    },
+  );
+
+  app.post(
+    "/api/vps/snapshots/:task_id",
+    {
+      schema: {
+        params: TaskIdParamsSchema,
+        querystring: SnapshotCreateQuerySchema,
+        response: { 200: z.object({ message: z.string(), tag: z.string() }), ...errors },
+      },
+    },
+    async (request) => {
+      const tag = await vps.createSnapshot(request.params.task_id, request.query.message ?? null);
+      return { message: `Snapshot ${tag} created.`, tag };
+    },
+  );
+
+  app.delete(
+    "/api/vps/snapshots/:task_id/:timestamp",
+    { schema: { params: SnapshotParamsSchema, response: { 200: MessageSchema, ...errors } } },
+    async (request) => {
+      await vps.deleteSnapshot(request.params.task_id, Number(request.params.timestamp));
+      return { message: `Snapshot ${request.params.timestamp} of VPS ${request.params.task_id} deleted.` };
+    },
+  );
+
+  app.delete(
+    "/api/vps/snapshots/:task_id",
+    {
+      schema: {
+        params: TaskIdParamsSchema,
+        response: { 200: z.object({ message: z.string(), deleted_count: z.number() }), ...errors },
+      },
+    },
+    async (request) => {
+      const deleted = await vps.deleteAllSnapshots(request.params.task_id);
+      return { message: `Deleted ${deleted} snapshots of VPS ${request.params.task_id}.`, deleted_count: deleted };
+    },
+  );
 
   app.get(
     "/api/tasks",

@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 
-import type { ParsedTaskExecuteRequest, TaskStatusUpdate } from "@kohakuriver/api";
+import type { ParsedRunnerVpsCreateRequest, ParsedTaskExecuteRequest, TaskStatusUpdate } from "@kohakuriver/api";
 
 /**
  * Finished task ids remembered against late duplicate dispatches, at about 50 bytes each in the state
@@ -35,6 +35,26 @@ export interface TaskEntry {
   running_reported: boolean;
   /** Set when the task finished; the entry is dropped once the host acknowledges this report. */
   final_report: (TaskStatusUpdate & { task_id: string }) | null;
+  /** `vps` for a VPS session; absent for a command task. */
+  task_type?: "vps";
+  /** VPS only: the create request; null for a container adopted by its labels without a record. */
+  vps_request?: ParsedRunnerVpsCreateRequest | null;
+  /** VPS only: the restart count this container belongs to. */
+  generation?: number;
+  /** VPS only: the published SSH port, once known. */
+  ssh_port?: number | null;
+  /** VPS only: false until sshd answers (or at once with SSH disabled); `running` is reported only after. */
+  ready?: boolean;
+  /** VPS only: the final status requested by a stop (`stopped`) or kill (`killed`), null otherwise. */
+  stop_requested?: "stopped" | "killed" | null;
+}
+
+/**
+ * Key under which a finished task is remembered. A VPS keeps its task id across restarts, so each
+ * generation (restart) has its own key and a restarted VPS is not mistaken for a repeated dispatch.
+ */
+export function finishedKey(taskId: string, generation: number | undefined): string {
+  return generation === undefined || generation === 0 ? taskId : `${taskId}@${generation}`;
 }
 
 interface StateFile {
@@ -113,9 +133,9 @@ export class RunnerState {
    * of that id arriving later (sent before the host stored the final status) is then recognised and not
    * run a second time. The newest MAX_FINISHED_IDS ids are kept.
    */
-  finish(taskId: string): Promise<void> {
+  finish(taskId: string, key = taskId): Promise<void> {
     this.tasks.delete(taskId);
-    this.finished.set(taskId, new Date().toISOString());
+    this.finished.set(key, new Date().toISOString());
     if (this.finished.size > MAX_FINISHED_IDS) {
       const oldest = this.finished.keys().next().value as string;
       this.finished.delete(oldest);
@@ -123,9 +143,9 @@ export class RunnerState {
     return this.save();
   }
 
-  /** Returns whether the host has acknowledged this task's final status. */
-  hasFinished(taskId: string): boolean {
-    return this.finished.has(taskId);
+  /** Returns whether the host has acknowledged this task's final status (`key` from finishedKey). */
+  hasFinished(key: string): boolean {
+    return this.finished.has(key);
   }
 
   /** Resolves when every change made so far is on disk. */

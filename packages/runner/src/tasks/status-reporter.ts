@@ -7,7 +7,7 @@
 import type { TaskStatusUpdate } from "@kohakuriver/api";
 import { backoffDelayMs, clusterRequest, describeNetworkError, sleep, type Logger } from "@kohakuriver/common";
 
-import type { RunnerState, TaskEntry } from "../state/runner-state.js";
+import { finishedKey, type RunnerState, type TaskEntry } from "../state/runner-state.js";
 
 export interface StatusReporterOptions {
   state: RunnerState;
@@ -72,6 +72,8 @@ export class StatusReporter {
       task_id: entry.task_id,
       status: "running",
       started_at: entry.started_at,
+      ...(entry.ssh_port !== undefined && entry.ssh_port !== null ? { ssh_port: entry.ssh_port } : {}),
+      ...(entry.generation !== undefined ? { generation: entry.generation } : {}),
     };
 
     try {
@@ -107,7 +109,7 @@ export class StatusReporter {
 
     if (entry.final_report !== null) {
       // Not awaited: if this write is lost in a crash, the report is sent again and the host ignores it.
-      void state.finish(entry.task_id);
+      void state.finish(entry.task_id, finishedKey(entry.task_id, entry.generation));
       logger.debug({ taskId: entry.task_id, status: entry.final_report.status }, "final status delivered");
       this.options.onDelivered?.(entry.task_id);
     } else {
@@ -118,5 +120,5 @@ export class StatusReporter {
 }
 
 function needsReport(entry: TaskEntry): boolean {
-  return entry.final_report !== null || (entry.phase === "started" && !entry.running_reported);
+  return entry.final_report !== null || (entry.phase === "started" && !entry.running_reported && entry.ready !== false);
 }

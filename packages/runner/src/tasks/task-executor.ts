@@ -85,7 +85,8 @@ export class TaskExecutor {
   /** Re-adopts every task in the state after a restart: watches running containers, starts never-started ones. */
   resumeAll(): void {
     for (const entry of this.options.state.list()) {
-      if (entry.final_report === null) this.supervise(entry.task_id);
+      // VPS entries are resumed by the VPS manager.
+      if (entry.final_report === null && entry.task_type !== "vps") this.supervise(entry.task_id);
     }
   }
 

@@ -1,0 +1,275 @@
+/** User-facing VPS routes: create, list, status, stop, restart, and snapshots (proxied to the VPS's node). */
+
+import {
+  ErrorBodySchema,
+  MessageSchema,
+  SnapshotCreateQuerySchema,
+  SnapshotListSchema,
+  SnapshotParamsSchema,
+  TaskIdParamsSchema,
+  VpsCreateResponseSchema,
+  VpsCreateSchema,
+  VpsResponseSchema,
+  VpsRestartQuerySchema,
+  type VpsResponse,
+} from "@kohakuriver/api";
+import type { FastifyReply } from "fastify";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+import { z } from "zod";
+
+import type { TaskRecord } from "../../store/types.js";
+import type { ProxiedResponse, VpsService } from "../../vps/vps-service.js";
+
+export interface VpsRoutesOptions {
+  vps: VpsService;
+}
+
+const errors = {
+  400: ErrorBodySchema,
+  404: ErrorBodySchema,
+  409: ErrorBodySchema,
+  502: ErrorBodySchema,
+  503: ErrorBodySchema,
+};
+
+/** Runner timeouts for snapshot calls: committing or deleting images of a large VPS takes a while. */
+const SNAPSHOT_LIST_TIMEOUT_MS = 30_000;
+const SNAPSHOT_CREATE_TIMEOUT_MS = 300_000;
+const SNAPSHOT_DELETE_TIMEOUT_MS = 120_000;
+
+function toVpsResponse(task: TaskRecord): VpsResponse {
+  return {
+    task_id: task.task_id,
+    name: task.name,
+    owner_id: task.owner_id,
+    owner_username: null,
+    assignees: [],
+    required_cores: task.required_cores,
+    required_gpus: task.required_gpus,
+    required_memory_bytes: task.required_memory_bytes,
+    status: task.status,
+    assigned_node: task.assigned_node,
+    target_numa_node_id: task.target_numa_node_id,
+    container_name: task.container_name,
+    registry_image: task.registry_image,
+    docker_image_name: task.docker_image_name,
+    ssh_key_mode: task.ssh_key_mode ?? "disabled",
+    ssh_port: task.ssh_port,
+    vps_backend: task.vps_backend,
+    vm_image: task.vm_image,
+    vm_ip: task.vm_ip,
+    exit_code: task.exit_code,
+    error_message: task.error_message,
+    submitted_at: task.submitted_at,
+    started_at: task.started_at,
+    completed_at: task.completed_at,
+  };
+}
+
+/** Relays a runner's response; an error body without `detail` gets one. */
+function relay(reply: FastifyReply, response: ProxiedResponse): FastifyReply {
+  if (response.status >= 400) {
+    const body = response.body as { detail?: unknown; code?: unknown } | null;
+    const detail = typeof body?.detail === "string" ? body.detail : `runner answered HTTP ${response.status}`;
+    const code = typeof body?.code === "string" ? body.code : "runner_error";
+    return reply.status(response.status).send({ detail, code });
+  }
+  return reply.status(200).send(response.body);
+}
+
+export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { vps }) => {
+  app.post(
+    "/api/vps/create",
+    {
+      schema: {
+        tags: ["vps"],
+        summary:
+          "Create a Docker VPS; it is queued like a task when no node has room. In generate mode the private key is in this response only.",
+        body: VpsCreateSchema,
+        response: { 200: VpsCreateResponseSchema, ...errors },
+      },
+    },
+    async (request) => vps.create(request.body),
+  );
+
+  app.get(
+    "/api/vps",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "List every VPS, newest first",
+        response: { 200: z.array(VpsResponseSchema), ...errors },
+      },
+    },
+    async () => (await vps.list(false)).map(toVpsResponse),
+  );
+
+  app.get(
+    "/api/vps/status",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "List the active VPS sessions (pending, assigning, running, paused, lost)",
+        response: { 200: z.array(VpsResponseSchema), ...errors },
+      },
+    },
+    async () => (await vps.list(true)).map(toVpsResponse),
+  );
+
+  app.get(
+    "/api/vps/status/:task_id",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "Get one VPS",
+        params: TaskIdParamsSchema,
+        response: { 200: VpsResponseSchema, ...errors },
+      },
+    },
+    async (request) => toVpsResponse(await vps.get(request.params.task_id)),
+  );
+
+  app.post(
+    "/api/vps/stop/:task_id",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "Stop a VPS: its node takes a snapshot (AUTO_SNAPSHOT_ON_STOP) and removes the container",
+        params: TaskIdParamsSchema,
+        response: { 202: MessageSchema, ...errors },
+      },
+    },
+    async (request, reply) => reply.status(202).send({ message: await vps.stop(request.params.task_id) }),
+  );
+
+  app.post(
+    "/api/vps/restart/:task_id",
+    {
+      schema: {
+        tags: ["vps"],
+        summary:
+          "Restart a VPS on its node from its newest snapshot, or from ?snapshot=TIMESTAMP, keeping its SSH key mode and key",
+        params: TaskIdParamsSchema,
+        querystring: VpsRestartQuerySchema,
+        response: { 202: MessageSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const snapshot = request.query.snapshot === undefined ? null : Number(request.query.snapshot);
+      return reply.status(202).send({ message: await vps.restart(request.params.task_id, snapshot) });
+    },
+  );
+
+  app.get(
+    "/api/vps/snapshots/:task_id",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "List the snapshots of a VPS, newest first (also while it is stopped)",
+        params: TaskIdParamsSchema,
+        response: { 200: SnapshotListSchema, ...errors },
+      },
+    },
+    async (request, reply) =>
+      relay(
+        reply,
+        await vps.proxySnapshots(
+          request.params.task_id,
+          "GET",
+          `/api/vps/snapshots/${request.params.task_id}`,
+          SNAPSHOT_LIST_TIMEOUT_MS,
+        ),
+      ),
+  );
+
+  app.get(
+    "/api/vps/snapshots/:task_id/latest",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "Get the newest snapshot of a VPS",
+        params: TaskIdParamsSchema,
+        response: { 200: z.object({ task_id: z.string(), tag: z.string() }), ...errors },
+      },
+    },
+    async (request, reply) =>
+      relay(
+        reply,
+        await vps.proxySnapshots(
+          request.params.task_id,
+          "GET",
+          `/api/vps/snapshots/${request.params.task_id}/latest`,
+          SNAPSHOT_LIST_TIMEOUT_MS,
+        ),
+      ),
+  );
+
+  app.post(
+    "/api/vps/snapshots/:task_id",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "Take a snapshot of a running VPS, with an optional ?message=",
+        params: TaskIdParamsSchema,
+        querystring: SnapshotCreateQuerySchema,
+        response: { 200: z.object({ message: z.string(), tag: z.string() }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query.message === undefined ? "" : `?message=${encodeURIComponent(request.query.message)}`;
+      return relay(
+        reply,
+        await vps.proxySnapshots(
+          request.params.task_id,
+          "POST",
+          `/api/vps/snapshots/${request.params.task_id}${query}`,
+          SNAPSHOT_CREATE_TIMEOUT_MS,
+        ),
+      );
+    },
+  );
+
+  app.delete(
+    "/api/vps/snapshots/:task_id/:timestamp",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "Delete one snapshot of a VPS by its timestamp",
+        params: SnapshotParamsSchema,
+        response: { 200: MessageSchema, ...errors },
+      },
+    },
+    async (request, reply) =>
+      relay(
+        reply,
+        await vps.proxySnapshots(
+          request.params.task_id,
+          "DELETE",
+          `/api/vps/snapshots/${request.params.task_id}/${request.params.timestamp}`,
+          SNAPSHOT_DELETE_TIMEOUT_MS,
+        ),
+      ),
+  );
+
+  app.delete(
+    "/api/vps/snapshots/:task_id",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "Delete every snapshot of a VPS",
+        params: TaskIdParamsSchema,
+        response: { 200: z.object({ message: z.string(), deleted_count: z.number() }), ...errors },
+      },
+    },
+    async (request, reply) =>
+      relay(
+        reply,
+        await vps.proxySnapshots(
+          request.params.task_id,
+          "DELETE",
+          `/api/vps/snapshots/${request.params.task_id}`,
+          SNAPSHOT_DELETE_TIMEOUT_MS,
+        ),
+      ),
+  );
+};
