@@ -36,8 +36,8 @@ describe("runCli", () => {
   it("describes only what exists in the root help", async () => {
     const result = await runCaptured(["--help"]);
     assert.equal(result.code, 0);
-    assert.match(result.stdout, /runs command tasks in\s+Docker containers/);
-    assert.doesNotMatch(result.stdout, /VPS/);
+    assert.match(result.stdout, /runs command tasks\s+and\s+VPS\s+sessions\s+in\s+Docker\s+containers/);
+    assert.doesNotMatch(result.stdout, /terminal|port forward|tarball/i);
   });
 
   it("explains submit --wait output and exit codes", async () => {

@@ -54,7 +54,7 @@ export function buildProgram(runtime: CliRuntime): Command {
 
   program
     .description(
-      "Command-line client of KohakuRiver, a cluster manager that runs command tasks in Docker containers on your nodes.",
+      "Command-line client of KohakuRiver, a cluster manager that runs command tasks and VPS sessions in Docker containers on your nodes.",
     )
     .option("-H, --host <host>", "host address (env KOHAKURIVER_HOST, default localhost)")
     .option("-P, --port <port>", "host API port (env KOHAKURIVER_PORT, default 8000)")

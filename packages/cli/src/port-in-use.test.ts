@@ -28,7 +28,7 @@ after(async () => {
 });
 
 describe("port in use", () => {
-  it("up names --port and --runner-port", async () => {
+  it("up names its port options", async () => {
     const result = await runCaptured(["up", "--data-dir", join(dataDir, "up"), "--port", String(port)], {
       env: { KOHAKURIVER_LOG_LEVEL: "silent" },
     });
@@ -36,7 +36,7 @@ describe("port in use", () => {
     assert.match(result.stderr, /^error: .*EADDRINUSE/m);
     assert.match(
       result.stderr,
-      /hint: another process uses this port; stop it, or choose other ports with 'kohakuriver up --port N --runner-port M'/,
+      /hint: another process uses this port; stop it, or choose other ports with 'kohakuriver up --port N --runner-port M --ssh-proxy-port P'/,
     );
   });
 

@@ -300,6 +300,40 @@ const SUBMIT_BREAKERS: ReadonlyArray<[string, string[]]> = [
   ["privileged", ['"yes"', "1"]],
 ];
 
+const VPS_KEYS = [
+  "name",
+  "required_cores",
+  "required_gpus",
+  "required_memory_bytes",
+  "target_hostname",
+  "target_numa_node_id",
+  "container_name",
+  "registry_image",
+  "ssh_key_mode",
+  "ssh_public_key",
+  "vps_backend",
+  "privileged",
+  "additional_mounts",
+];
+
+/** Values that make a VPS creation invalid whatever the other fields hold. */
+const VPS_BREAKERS: ReadonlyArray<[string, string[]]> = [
+  ["ssh_key_mode", ['"password"', '""', "1", "null", '"UPLOAD"']],
+  [
+    "ssh_public_key",
+    ['"not a key"', '"ssh-ed25519"', `"command=\\"id\\" ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample"`, "1"],
+  ],
+  ["required_cores", ["-1", "4097", '"1"', "1e400"]],
+  ["vps_backend", ['"xen"', '"qemu"', "null"]],
+  ["target_hostname", ['"ghost"', '"-bad"', '"a::b::c"', '""']],
+  ["required_memory_bytes", ['"12Q"', "-5", "1024", "1.5"]],
+  ["container_name", ['"NULL"', '"../x"', '"a b"']],
+  ["registry_image", ['"a b"', '"-x"', '""']],
+  ["additional_mounts", ['["relative:/x"]', '"/a:/b"', "[1]"]],
+  ["required_gpus", ["[-1]", '"0"', "[1.5]"]],
+  ["name", [text("x".repeat(101)), '"two\\nlines"', "{}"]],
+];
+
 const HEARTBEAT_KEYS = [
   "running_tasks",
   "killed_tasks",
@@ -370,7 +404,7 @@ function randomRequest(random: Random): RequestSpec {
     return [field, random.pick(values)];
   };
 
-  switch (random.int(4)) {
+  switch (random.int(5)) {
     case 0: {
       const body = garbage
         ? garbageBody(random)
@@ -392,6 +426,10 @@ function randomRequest(random: Random): RequestSpec {
       const body = garbage ? garbageBody(random) : objectBody(random, base, REGISTER_KEYS, breaking(REGISTER_BREAKERS));
       const token = random.pick<TokenChoice>(["cluster", "cluster", "cluster", "none", "wrong"]);
       return { method: "POST", path: "/api/register", body, contentType, token };
+    }
+    case 3: {
+      const body = garbage ? garbageBody(random) : objectBody(random, {}, VPS_KEYS, breaking(VPS_BREAKERS));
+      return { method: "POST", path: "/api/vps/create", body, contentType };
     }
     default: {
       // Reports that can never apply: any status for an unknown or queued task, and for the running task
