@@ -8,3 +8,5 @@ export * from "./schemas/task.js";
 export * from "./schemas/node.js";
 export * from "./schemas/runner.js";
 export * from "./naming.js";
+export * from "./roles.js";
+export * from "./schemas/auth.js";
