@@ -124,11 +124,17 @@ export class HostClient {
   /** Logs in with a password; resolves to the user and the session id from the `kohakuriver_session` cookie. */
   async login(username: string, password: string): Promise<LoginResponse & { session: string }> {
     const response = await this.send("POST", "/api/auth/login", { username, password });
-    const text = await response.text();
-    if (!response.ok) throw errorOf(response, text);
-    const session = /(?:^|[;,]\s*)kohakuriver_session=([^;,\s]+)/.exec(response.headers.get("set-cookie") ?? "")?.[1];
-    if (session === undefined) throw new UnavailableError("the host answered the login without a session cookie");
-    return { ...(JSON.parse(text) as LoginResponse), session };
+    return readSession(response);
+  }
+
+  /** Creates an account with an invitation token; resolves to the user and the new session id. */
+  async register(
+    invitationToken: string,
+    account: { username: string; password: string; display_name?: string },
+  ): Promise<LoginResponse & { session: string }> {
+    const path = `/api/auth/register${toQueryString({ token: invitationToken })}`;
+    const response = await this.send("POST", path, account);
+    return readSession(response);
   }
 
   logout(): Promise<{ message: string }> {
@@ -205,6 +211,16 @@ export class HostClient {
       throw new UnavailableError(`cannot reach the host at ${this.baseUrl}: ${describeFetchError(error)}`, error);
     }
   }
+}
+
+/** Reads a login or registration response: the JSON body plus the session id from its cookie. */
+async function readSession(response: Response): Promise<LoginResponse & { session: string }> {
+  const text = await response.text();
+  if (!response.ok) throw errorOf(response, text);
+  const cookie = response.headers.get("set-cookie") ?? "";
+  const session = /(?:^|[;,]\s*)kohakuriver_session=([^;,\s]+)/.exec(cookie)?.[1];
+  if (session === undefined) throw new UnavailableError("the host sent no kohakuriver_session cookie with the login");
+  return { ...(JSON.parse(text) as LoginResponse), session };
 }
 
 function errorOf(response: Response, text: string): Error {

@@ -112,7 +112,7 @@ export class AccountService {
       throw new ForbiddenError(`account ${username} is disabled; ask an admin to enable it`);
     }
 
-    throttle.recordSuccess(username, address);
+    throttle.recordSuccess(username);
     const session = await this.createSession(user);
     await audit.record(request, { action: "auth.login", target: `user:${username}`, actor: { id: user.id, username } });
     return session;

@@ -1,14 +1,18 @@
 /**
  * Throttling of failed logins, counted per username and per client address. After `slowAfter` failures
- * in a row each further attempt is answered later, doubling the delay each time up to `maxDelayMs`; after
+ * in a row each further attempt is answered later, doubling the delay each time up to `maxDelayMs`. After
  * `lockAfter` failures every attempt is answered 429 until `lockMs` have passed since the last failure.
- * A successful login clears the count of its username and address. Counts live in memory, so a host
+ * An address gets `addressFactor` times these counts, because several people may share one address
+ * behind NAT. A successful login clears the count of its username only, so logging in to one's own
+ * account does not reset an address that guesses others' passwords. Counts live in memory, so a host
  * restart clears them.
  */
 
 export interface LoginThrottleOptions {
   slowAfter: number;
   lockAfter: number;
+  /** Multiplier of `slowAfter` and `lockAfter` for the count of a client address. */
+  addressFactor: number;
   baseDelayMs: number;
   maxDelayMs: number;
   lockMs: number;
@@ -21,6 +25,7 @@ export interface LoginThrottleOptions {
 export const DEFAULT_LOGIN_THROTTLE: LoginThrottleOptions = {
   slowAfter: 3,
   lockAfter: 10,
+  addressFactor: 5,
   baseDelayMs: 100,
   maxDelayMs: 1000,
   lockMs: 5 * 60_000,
@@ -49,19 +54,20 @@ export class LoginThrottle {
 
   /** Decides how to treat a login attempt before the password is checked. */
   check(username: string, address: string): ThrottleDecision {
-    const { slowAfter, lockAfter, baseDelayMs, maxDelayMs, lockMs } = this.options;
-    let worst = { failures: 0, lastFailureAt: 0, key: "" };
+    const { baseDelayMs, maxDelayMs, lockMs } = this.options;
+    let delayMs = 0;
     for (const key of keysOf(username, address)) {
       const count = this.current(key);
-      if (count !== undefined && count.failures > worst.failures) worst = { ...count, key };
+      if (count === undefined) continue;
+      const { slowAfter, lockAfter } = this.limitsOf(key);
+      if (count.failures >= lockAfter) {
+        const remainingMs = count.lastFailureAt + lockMs - this.now();
+        return { kind: "locked", retryAfterSeconds: Math.max(1, Math.ceil(remainingMs / 1000)), key };
+      }
+      if (count.failures >= slowAfter) {
+        delayMs = Math.max(delayMs, Math.min(maxDelayMs, baseDelayMs * 2 ** (count.failures - slowAfter)));
+      }
     }
-
-    if (worst.failures >= lockAfter) {
-      const remainingMs = worst.lastFailureAt + lockMs - this.now();
-      return { kind: "locked", retryAfterSeconds: Math.max(1, Math.ceil(remainingMs / 1000)), key: worst.key };
-    }
-    if (worst.failures < slowAfter) return { kind: "allow", delayMs: 0 };
-    const delayMs = Math.min(maxDelayMs, baseDelayMs * 2 ** (worst.failures - slowAfter));
     return { kind: "allow", delayMs };
   }
 
@@ -81,16 +87,22 @@ export class LoginThrottle {
     return failures;
   }
 
-  recordSuccess(username: string, address: string): void {
-    for (const key of keysOf(username, address)) this.counts.delete(key);
+  recordSuccess(username: string): void {
+    this.counts.delete(userKey(username));
+  }
+
+  private limitsOf(key: string): { slowAfter: number; lockAfter: number } {
+    const { slowAfter, lockAfter, addressFactor } = this.options;
+    const factor = key.startsWith("address:") ? addressFactor : 1;
+    return { slowAfter: slowAfter * factor, lockAfter: lockAfter * factor };
   }
 
   private current(key: string): FailureCount | undefined {
     const count = this.counts.get(key);
     if (count === undefined) return undefined;
     const idleMs = this.now() - count.lastFailureAt;
-    const expired =
-      count.failures >= this.options.lockAfter ? idleMs >= this.options.lockMs : idleMs >= this.options.forgetAfterMs;
+    const locked = count.failures >= this.limitsOf(key).lockAfter;
+    const expired = locked ? idleMs >= this.options.lockMs : idleMs >= this.options.forgetAfterMs;
     if (expired) {
       this.counts.delete(key);
       return undefined;
@@ -99,6 +111,10 @@ export class LoginThrottle {
   }
 }
 
+function userKey(username: string): string {
+  return `user:${username.toLowerCase()}`;
+}
+
 function keysOf(username: string, address: string): string[] {
-  return [`user:${username.toLowerCase()}`, `address:${address}`];
+  return [userKey(username), `address:${address}`];
 }
