@@ -27,6 +27,8 @@ export interface HostClientOptions {
   token?: string | undefined;
   /** Session cookie value (`kohakuriver_session`) sent on every request, when set. */
   session?: string | undefined;
+  /** Extra headers sent on every request, such as `X-Admin-Token`. */
+  headers?: Record<string, string> | undefined;
   /** Per-request timeout in milliseconds (default 30,000). */
   timeoutMs?: number;
 }
@@ -35,12 +37,14 @@ export class HostClient {
   readonly baseUrl: string;
   private readonly token: string | undefined;
   private readonly session: string | undefined;
+  private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
 
   constructor(options: HostClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.token = options.token;
     this.session = options.session;
+    this.headers = options.headers ?? {};
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -195,7 +199,7 @@ export class HostClient {
   }
 
   private async send(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.headers };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
     if (this.session !== undefined) headers.cookie = `kohakuriver_session=${this.session}`;

@@ -250,6 +250,8 @@ describe("accounts", () => {
     assert.equal(rejected.status, "rejected");
     assert.equal(rejected.rejection_reason, "use the GPU queue");
     assert.equal(rejected.approved_by_id, (await operator.me()).id);
+    assert.equal(rejected.owner_username, "lena");
+    assert.equal(rejected.approved_by_username, "mike");
     assert.equal(await statusOf(operator.approve(taskId)), 409);
 
     const mine = await user.listMyTasks();

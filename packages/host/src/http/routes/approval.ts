@@ -8,7 +8,7 @@ import type { AuditLog } from "../../auth/audit-log.js";
 import { taskActorOf } from "../../auth/principal.js";
 import type { Store } from "../../store/types.js";
 import type { TaskService } from "../../tasks/task-service.js";
-import { toTaskResponse } from "../../tasks/task-view.js";
+import { toTaskResponses } from "../../tasks/task-view.js";
 import { ERROR_RESPONSES } from "./error-responses.js";
 
 export interface ApprovalRoutesOptions {
@@ -43,7 +43,7 @@ export const approvalRoutes: FastifyPluginAsyncZod<ApprovalRoutesOptions> = asyn
         limit: request.query.limit,
         offset: request.query.offset,
       });
-      return records.map(toTaskResponse);
+      return toTaskResponses(store, records);
     },
   );
 

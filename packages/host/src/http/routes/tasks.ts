@@ -24,7 +24,7 @@ import { taskActorOf } from "../../auth/principal.js";
 import type { Store } from "../../store/types.js";
 import { readLog } from "../../tasks/log-reader.js";
 import type { TaskService } from "../../tasks/task-service.js";
-import { toTaskResponse } from "../../tasks/task-view.js";
+import { toTaskResponse, toTaskResponses } from "../../tasks/task-view.js";
 import { ERROR_RESPONSES } from "./error-responses.js";
 
 export interface TaskRoutesOptions {
@@ -85,7 +85,7 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
         response: { 200: TaskResponseSchema, ...ERROR_RESPONSES },
       },
     },
-    async (request) => toTaskResponse(await tasks.get(request.params.task_id)),
+    async (request) => toTaskResponse(store, await tasks.get(request.params.task_id)),
   );
 
   app.get(
@@ -199,5 +199,5 @@ async function listCommandTasks(
     offset,
     order: "newest",
   });
-  return records.map(toTaskResponse);
+  return toTaskResponses(store, records);
 }
