@@ -1,7 +1,7 @@
 /**
- * Approval with authentication on, through the real CLI and Docker: a `user` account's task waits
- * `pending_approval` holding no resources, an operator approves it and it runs, a rejected task keeps
- * its reason, and a task approved while its node is offline waits in the queue until the node is back.
+ * Approval with authentication on, through the real CLI and Docker. A `user` account's task waits in
+ * `pending_approval` and holds no resources, and it runs once an operator approves it. A rejected task
+ * keeps its reason. A task approved while its node is offline waits in the queue until the node is back.
  */
 
 import assert from "node:assert/strict";

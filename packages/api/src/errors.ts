@@ -79,7 +79,7 @@ export class ForbiddenError extends KohakuRiverError {
   }
 }
 
-/** Too many attempts (failed logins, say); `retryAfterSeconds` says when to try again. */
+/** Too many attempts (failed logins, for example); `retryAfterSeconds` is the wait before the next try. */
 export class RateLimitedError extends KohakuRiverError {
   readonly retryAfterSeconds: number;
 

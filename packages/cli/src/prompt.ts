@@ -8,7 +8,7 @@ import type { CliStream } from "./output.js";
 
 /**
  * Asks for a value on the terminal; typed characters are not shown when `hidden`. Raises a UsageError
- * naming `option` when stdin is not a terminal, because then nobody can answer.
+ * naming `option` when stdin is not a terminal, where no one could type it.
  */
 export async function promptLine(
   question: string,

@@ -247,7 +247,7 @@ function checkExposure(config: HostConfig, insecure: boolean): void {
   );
 }
 
-/** Warns when nobody can sign in: no account exists and neither admin secret is set. */
+/** Warns when no one can sign in, because no account exists and neither admin secret is set. */
 async function warnWithoutAdmin(store: Store, config: HostConfig, logger: Logger): Promise<void> {
   if (config.ADMIN_SECRET !== "" || config.ADMIN_REGISTER_SECRET !== "") return;
   if ((await store.auth.listUsers()).length > 0) return;

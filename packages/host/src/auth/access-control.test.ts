@@ -1,7 +1,7 @@
 /**
- * Access control of every route: the test reads the host's own route table, so a route added later is
- * checked without touching this file, and checks each route against every role, an anonymous caller, a
- * disabled account, a revoked token, the admin secret and the cluster token, as ROUTE_POLICIES declares.
+ * Access control of every route. The test reads the host's own route table, so a route added later is
+ * checked without a change here. Each route is called as every role, an anonymous caller, a disabled
+ * account, a revoked token, the admin secret and the cluster token, and must get the response that ROUTE_POLICIES calls for.
  */
 
 import assert from "node:assert/strict";

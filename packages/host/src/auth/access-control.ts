@@ -69,7 +69,7 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
 
   app.addHook("onRequest", async (request, reply) => {
     const url = request.routeOptions.url;
-    // No route matched: the not-found handler answers, and it reveals nothing.
+    // No route matched, so the not-found handler sends its 404, which reveals nothing.
     if (url === undefined) return;
     const policy = policyFor(request.method, url) as RoutePolicy;
 
@@ -116,7 +116,7 @@ function requireRole(principal: Principal, minimum: Role, reply: FastifyReply): 
 
 async function requireTaskAccess(request: FastifyRequest, store: Store, anyTaskRole: Role): Promise<void> {
   const taskId = (request.params as { task_id?: string }).task_id;
-  // A malformed or unknown id passes here so that the handler answers with its 400 or 404.
+  // A malformed or unknown id passes here so that the handler returns its 400 or 404.
   if (taskId === undefined || !/^\d{1,20}$/.test(taskId)) return;
   const task = await store.getTask(taskId);
   if (task === undefined) return;

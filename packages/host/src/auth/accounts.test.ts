@@ -15,6 +15,7 @@ import bcrypt from "bcrypt";
 
 import { resolveHostConfig } from "../config.js";
 import { startHost, type HostHandle } from "../host.js";
+import { makeTaskRecord } from "../store/task-record.fixture.js";
 import { hashApiToken } from "./credentials.js";
 
 const silent = createLogger({ name: "host", level: "silent" });
@@ -261,6 +262,42 @@ describe("accounts", () => {
     );
   });
 
+  it("kill by owner is audited", async () => {
+    const user = await createAccount("pete", "user");
+    const [taskId] = (await user.submit({ command: "sleep 60" })).task_ids;
+    assert.ok(taskId !== undefined);
+    await user.kill(taskId);
+    assert.equal((await user.getTask(taskId)).status, "killed");
+
+    const kills = await auditEntries({ action: "task.kill", target: `task:${taskId}` });
+    assert.equal(kills.length, 1);
+    assert.equal(kills[0]?.actor_username, "pete");
+  });
+
+  it("VPS assignments add and remove", async () => {
+    const vps = makeTaskRecord({ task_type: "vps", status: "running" });
+    await host.store.insertTasks([vps]);
+    const quinn = await createAccount("quinn", "user");
+    const { id } = await quinn.me();
+    const path = `/api/vps/${vps.task_id}`;
+
+    const assigned = await admin.request<{ assigned_users: number[] }>("POST", `${path}/assign`, [id, id]);
+    assert.deepEqual(assigned.assigned_users, [id]);
+    const listed = await admin.request<{ assignments: Array<{ username: string }> }>("GET", `${path}/assignments`);
+    assert.deepEqual(
+      listed.assignments.map((entry) => entry.username),
+      ["quinn"],
+    );
+    assert.equal(await statusOf(admin.request("POST", `${path}/assign`, [999_999])), 400);
+    assert.equal(await statusOf(quinn.request("POST", `${path}/assign`, [id])), 403);
+
+    await admin.request("DELETE", `${path}/assign/${id}`);
+    assert.equal(await statusOf(admin.request("DELETE", `${path}/assign/${id}`)), 404);
+    const command = makeTaskRecord();
+    await host.store.insertTasks([command]);
+    assert.equal(await statusOf(admin.request("GET", `/api/vps/${command.task_id}/assignments`)), 404);
+  });
+
   it("twenty failed logins are throttled", async () => {
     await createAccount("nina", "user", "nina-password");
     const anonymous = new HostClient({ baseUrl: host.url });
@@ -272,7 +309,7 @@ describe("accounts", () => {
       durations.push(performance.now() - started);
     }
 
-    // Three failures answer at once, the next ones are delayed, and from the tenth on the answer is 429.
+    // The first three failures get an immediate 401, the next ones a delayed 401, and from the tenth on a 429.
     assert.deepEqual(statuses.slice(0, 10), Array(10).fill(401));
     assert.deepEqual(statuses.slice(10), Array(10).fill(429));
     assert.ok((durations[3] ?? 0) >= 15, `4th attempt took ${durations[3]} ms, expected a delay`);

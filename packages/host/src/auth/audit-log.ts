@@ -8,7 +8,7 @@ import type { Principal } from "./principal.js";
 
 export interface AuditEvent {
   action: string;
-  /** What the action was about, such as `task:7263012345678901248` or `user:alice`. */
+  /** The object of the action, such as `task:7263012345678901248` or `user:alice`. */
   target?: string | null;
   success?: boolean;
   detail?: Record<string, unknown>;
@@ -24,7 +24,7 @@ export class AuditLog {
 
   /**
    * Appends an entry. A failure to write it is logged and not raised, because the action it describes
-   * has already happened and must still be answered.
+   * has already happened and its response must still be sent.
    */
   async record(request: FastifyRequest | null, event: AuditEvent): Promise<void> {
     const principal: Principal | undefined = request?.principal ?? undefined;

@@ -1,7 +1,7 @@
 /**
  * Throttling of failed logins, counted per username and per client address. After `slowAfter` failures
- * in a row each further attempt is answered later, doubling the delay each time up to `maxDelayMs`. After
- * `lockAfter` failures every attempt is answered 429 until `lockMs` have passed since the last failure.
+ * in a row each further attempt gets its response later, doubling the delay each time up to `maxDelayMs`. After
+ * `lockAfter` failures every attempt gets a 429 until `lockMs` have passed since the last failure.
  * An address gets `addressFactor` times these counts, because several people may share one address
  * behind NAT. A successful login clears the count of its username only, so logging in to one's own
  * account does not reset an address that guesses others' passwords. Counts live in memory, so a host

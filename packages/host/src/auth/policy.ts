@@ -10,7 +10,7 @@
  * - `public`: anyone, also without credentials (API docs, login, registration).
  * - `cluster`: only callers that present the cluster token (runners); accounts are refused.
  * - `role`: an account with at least `role`. With AUTH_ENABLED false every caller counts as admin.
- * - `task`: an account with at least `role`, on a task it owns or a VPS it is assigned to; accounts with
+ * - `task`: an account with at least `role`, on a task it owns or a VPS it is assigned to. Accounts with
  *   at least `anyTaskRole` may use every task. The route must have a `:task_id` parameter.
  */
 
@@ -46,7 +46,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   "POST /api/update": CLUSTER,
 
   // Accounts. Handlers add: the token routes act on the caller's own tokens only, operators may invite
-  // viewers only, and nobody may demote, disable or delete their own account.
+  // viewers only, and no account may demote, disable or delete itself.
   "GET /api/auth/status": PUBLIC,
   "POST /api/auth/login": PUBLIC,
   "POST /api/auth/logout": PUBLIC,

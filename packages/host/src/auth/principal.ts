@@ -1,4 +1,4 @@
-/** Who is calling: an account, the system (auth disabled or the admin secret), or nobody. */
+/** The caller of a request: an account, the system (auth disabled or the admin secret), or an anonymous caller. */
 
 import type { Role } from "@kohakuriver/api";
 
@@ -15,7 +15,7 @@ export interface Principal {
   tokenId?: number;
   /** The session that authenticated the request. */
   sessionId?: string;
-  /** Why the credentials sent with the request were not accepted, for the 401 detail. */
+  /** The reason the credentials sent with the request were rejected, for the 401 detail. */
   rejectedBecause?: string;
 }
 
@@ -51,12 +51,12 @@ export function userPrincipal(
   };
 }
 
-/** The owner id stored on records a principal creates: null unless an account created them. */
+/** Returns the owner id stored on records a principal creates: null unless an account created them. */
 export function ownerIdOf(principal: Principal): number | null {
   return principal.kind === "user" ? principal.id : null;
 }
 
-/** What a task records about the principal that submits or approves it. */
+/** Returns what a task records about the principal that submits or approves it. */
 export function taskActorOf(principal: Principal): { accountId: number | null; needsApproval: boolean } {
   return { accountId: ownerIdOf(principal), needsApproval: principal.kind === "user" && principal.role === "user" };
 }

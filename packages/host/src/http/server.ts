@@ -41,7 +41,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
 
-  // Access control comes before every route, so that its onRoute hook sees them all.
+  // Access control is installed before every route, so that its onRoute hook receives them all.
   await app.register(fastifyCookie);
   const routes = installAccessControl(app, {
     config: options.config,

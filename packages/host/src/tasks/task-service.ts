@@ -55,7 +55,7 @@ const RUNNER_REPORTED: ReadonlySet<TaskStatus> = new Set([
 /** Statuses of tasks that no runner has been given yet, so no runner can report on them. */
 const NOT_DISPATCHED: ReadonlySet<TaskStatus> = new Set(["pending_approval", "pending"]);
 
-/** Who submits or approves a task, as far as the task records it. */
+/** The account that submits or approves a task, as far as the task records it. */
 export interface TaskActor {
   /** The account id, or null when no account acts (authentication disabled, or the admin secret). */
   accountId: number | null;

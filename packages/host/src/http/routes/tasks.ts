@@ -113,7 +113,7 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
     },
     async (request) => {
       const ownerId = taskActorOf(request.principal).accountId;
-      // Without an account (authentication disabled) nobody owns tasks; the list is empty.
+      // Without an account (authentication disabled) no task has an owner, so the list is empty.
       if (ownerId === null) return [];
       return listCommandTasks(store, request.query, ownerId);
     },
