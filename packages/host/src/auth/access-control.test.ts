@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { isRoleAtLeast, type Role } from "@kohakuriver/api";
+import { ForbiddenError, NotFoundError, UnauthorizedError, isRoleAtLeast, type Role } from "@kohakuriver/api";
 import { createLogger } from "@kohakuriver/common";
 import bcrypt from "bcrypt";
 import Fastify from "fastify";
@@ -19,7 +19,7 @@ import { resolveHostConfig } from "../config.js";
 import { startHost, type HostHandle } from "../host.js";
 import { makeTaskRecord } from "../store/task-record.fixture.js";
 import type { TaskRecord } from "../store/types.js";
-import { installAccessControl, MissingRoutePolicyError } from "./access-control.js";
+import { authorizeTaskUse, installAccessControl, MissingRoutePolicyError } from "./access-control.js";
 import { hashApiToken, newSecret } from "./credentials.js";
 import { policyFor, policyKey, ROUTE_POLICIES, type RoutePolicy } from "./policy.js";
 
@@ -219,6 +219,22 @@ describe("access control with authentication enabled", () => {
     const assigned = await call(host, "POST", `/api/kill/${vps.task_id}`, userCaller.headers);
     assert.notEqual(assigned.status, 401, assigned.text);
     assert.notEqual(assigned.status, 403, assigned.text);
+  });
+
+  it("task use outside HTTP follows the rule", async () => {
+    const options = { config: host.config, clusterToken: host.clusterToken, store: host.store, logger: silent };
+    const own = makeTaskRecord({ owner_id: userCaller.accountId as number });
+    await host.store.insertTasks([own]);
+    const tokenOf = (name: string) =>
+      callers.find((caller) => caller.name === name)?.headers.authorization?.replace("Bearer ", "");
+
+    assert.equal((await authorizeTaskUse(options, tokenOf("user"), own.task_id)).username, "user-account");
+    assert.equal((await authorizeTaskUse(options, tokenOf("operator"), otherUserTask.task_id)).role, "operator");
+    await assert.rejects(authorizeTaskUse(options, tokenOf("user"), otherUserTask.task_id), ForbiddenError);
+    await assert.rejects(authorizeTaskUse(options, tokenOf("viewer"), own.task_id), ForbiddenError);
+    await assert.rejects(authorizeTaskUse(options, tokenOf("revoked token"), own.task_id), UnauthorizedError);
+    await assert.rejects(authorizeTaskUse(options, undefined, own.task_id), UnauthorizedError);
+    await assert.rejects(authorizeTaskUse(options, tokenOf("admin"), "12345"), NotFoundError);
   });
 
   it("401 carries WWW-Authenticate", async () => {

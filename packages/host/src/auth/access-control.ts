@@ -4,7 +4,7 @@
  * entry in the table, which makes the server fail to start instead of serving an unprotected route.
  */
 
-import { ForbiddenError, UnauthorizedError, isRoleAtLeast, type Role } from "@kohakuriver/api";
+import { ForbiddenError, NotFoundError, UnauthorizedError, isRoleAtLeast, type Role } from "@kohakuriver/api";
 import { bearerToken, tokensMatch, type Logger } from "@kohakuriver/common";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 
@@ -120,13 +120,47 @@ async function requireTaskAccess(request: FastifyRequest, store: Store, anyTaskR
   if (taskId === undefined || !/^\d{1,20}$/.test(taskId)) return;
   const task = await store.getTask(taskId);
   if (task === undefined) return;
+  await requireOwnerOrAssignee(store, request.principal, task, anyTaskRole);
+}
 
-  const principal = request.principal;
+async function requireOwnerOrAssignee(
+  store: Store,
+  principal: Principal,
+  task: { task_id: string; task_type: string; owner_id: number | null },
+  anyTaskRole: Role,
+): Promise<void> {
   if (task.owner_id === principal.id) return;
   if (task.task_type === "vps" && (await store.auth.isAssignedToVps(task.task_id, principal.id))) return;
   throw new ForbiddenError(
     `task ${task.task_id} belongs to another account; only its owner, an assignee of its VPS, or the ${anyTaskRole} role may use it`,
   );
+}
+
+/**
+ * Checks an API token for the use of one task under the owner-or-assignee-or-operator rule, for entry
+ * points outside the HTTP routes, such as a token sent on the SSH proxy's request line. Returns the
+ * principal, or raises UnauthorizedError, ForbiddenError or NotFoundError.
+ */
+export async function authorizeTaskUse(
+  options: AccessControlOptions,
+  token: string | undefined,
+  taskId: string,
+): Promise<Principal> {
+  const principal = await new PrincipalResolver(options).resolveToken(token);
+  if (principal.kind === "anonymous") {
+    throw new UnauthorizedError(principal.rejectedBecause ?? "authentication required: send an API token");
+  }
+  if (!isRoleAtLeast(principal.role, "user")) {
+    throw new ForbiddenError(
+      `insufficient permissions: this needs the user role, and ${principal.username} is ${principal.role}`,
+    );
+  }
+
+  const task = await options.store.getTask(taskId);
+  if (task === undefined) throw new NotFoundError(`task ${taskId} not found`);
+  if (!isRoleAtLeast(principal.role, "operator"))
+    await requireOwnerOrAssignee(options.store, principal, task, "operator");
+  return principal;
 }
 
 /** Turns a request's credentials into a principal, in the original's order of precedence. */
@@ -151,6 +185,13 @@ class PrincipalResolver {
     const token = bearerToken(request.headers.authorization);
     if (token !== undefined) return this.fromToken(token);
     return fromSession ?? anonymousPrincipal();
+  }
+
+  /** Resolves a bare API token, as `resolve` would from an Authorization header. */
+  async resolveToken(token: string | undefined): Promise<Principal> {
+    if (!this.options.config.AUTH_ENABLED) return systemPrincipal("auth-disabled");
+    if (token === undefined || token === "") return anonymousPrincipal();
+    return this.fromToken(token);
   }
 
   private async fromSession(sessionId: string | undefined): Promise<Principal | undefined> {
