@@ -133,7 +133,7 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
     await restoreActiveTasks(store, ledger, scheduler, dispatcher);
     const health = new HealthHistory(() => nodes.list());
 
-    const audit = new AuditLog(store, rootLogger.child({ component: "audit" }));
+    const audit = new AuditLog(store, rootLogger.child({ component: "audit" }), config.AUTH_ENABLED);
     const accounts = new AccountService({
       config,
       store,

@@ -17,9 +17,14 @@ export interface AuditEvent {
 }
 
 export class AuditLog {
+  /**
+   * With `enabled` false (AUTH_ENABLED off) nothing is recorded: there are no accounts, so every entry
+   * would name the same pseudo-user while adding a database write to every submission.
+   */
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
+    private readonly enabled = true,
   ) {}
 
   /**
@@ -27,6 +32,7 @@ export class AuditLog {
    * has already happened and its response must still be sent.
    */
   async record(request: FastifyRequest | null, event: AuditEvent): Promise<void> {
+    if (!this.enabled) return;
     const principal: Principal | undefined = request?.principal ?? undefined;
     const actor = event.actor ?? {
       id: principal === undefined || principal.kind === "anonymous" ? null : principal.id,
