@@ -347,6 +347,40 @@ describe("accounts", () => {
     assert.equal(await statusOf(admin.listAudit({ since: "yesterday" })), 400);
   });
 
+  it("malformed credentials get clean 4xx", async () => {
+    const cases: Array<{ headers: Record<string, string>; path: string; method?: string; body?: string }> = [
+      { headers: { cookie: "kohakuriver_session=%E0%A4%A" }, path: "/api/auth/me" },
+      { headers: { cookie: `kohakuriver_session=${"x".repeat(5000)}` }, path: "/api/nodes" },
+      { headers: { authorization: `Bearer ${"y".repeat(8000)}` }, path: "/api/nodes" },
+      { headers: { authorization: "Basic dXNlcjpwYXNz" }, path: "/api/nodes" },
+      { headers: { "x-admin-token": "" }, path: "/api/audit" },
+      {
+        headers: { "content-type": "application/json" },
+        path: "/api/auth/login",
+        method: "POST",
+        body: JSON.stringify({ username: ["root"], password: 5 }),
+      },
+      {
+        headers: { "content-type": "application/json" },
+        path: `/api/auth/register?token=${REGISTER_SECRET}`,
+        method: "POST",
+        body: JSON.stringify({ username: "ab", password: "p".repeat(100) }),
+      },
+    ];
+    for (const item of cases) {
+      const response = await fetch(`${host.url}${item.path}`, {
+        method: item.method ?? "GET",
+        headers: item.headers,
+        body: item.body,
+      });
+      const text = await response.text();
+      assert.ok(response.status >= 400 && response.status < 500, `${item.path}: ${response.status} ${text}`);
+      const body = JSON.parse(text) as { detail?: unknown };
+      assert.equal(typeof body.detail, "string", text);
+    }
+    assert.equal(await host.store.auth.getUserByUsername("ab"), undefined);
+  });
+
   it("X-Admin-Token acts as admin", async () => {
     const response = await fetch(`${host.url}/api/audit?limit=1`, { headers: { "x-admin-token": ADMIN_SECRET } });
     assert.equal(response.status, 200);
