@@ -92,7 +92,8 @@ export const InvitationCreateRequestSchema = z.object({
   role: AccountRoleSchema.default("user"),
   group_id: z.number().int().min(1).nullable().optional(),
   max_usage: z.number().int().min(1).max(10_000).default(1),
-  expires_hours: z.number().int().min(1, "must be 1 to 720 hours").max(720, "must be 1 to 720 hours").default(72),
+  /** Hours until the invitation expires; the host's INVITATION_EXPIRE_HOURS when absent. */
+  expires_hours: z.number().int().min(1, "must be 1 to 720 hours").max(720, "must be 1 to 720 hours").optional(),
 });
 export type InvitationCreateRequest = z.input<typeof InvitationCreateRequestSchema>;
 

@@ -29,7 +29,10 @@ import type { LoginThrottle } from "./login-throttle.js";
 import type { Principal } from "./principal.js";
 
 export interface AccountServiceOptions {
-  config: Pick<HostConfig, "AUTH_ENABLED" | "ADMIN_REGISTER_SECRET" | "SESSION_EXPIRE_HOURS">;
+  config: Pick<
+    HostConfig,
+    "AUTH_ENABLED" | "ADMIN_REGISTER_SECRET" | "SESSION_EXPIRE_HOURS" | "INVITATION_EXPIRE_HOURS"
+  >;
   store: Store;
   audit: AuditLog;
   throttle: LoginThrottle;
@@ -279,7 +282,7 @@ export class AccountService {
       throw new InvalidInputError(`group_id: group ${groupId} does not exist`, "group_id");
     }
 
-    const expiresHours = body.expires_hours ?? 72;
+    const expiresHours = body.expires_hours ?? this.options.config.INVITATION_EXPIRE_HOURS;
     const invitation = await store.auth.createInvitation({
       token: newSecret(),
       role,

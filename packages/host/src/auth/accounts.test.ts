@@ -193,6 +193,8 @@ describe("accounts", () => {
     const operator = await createAccount("ivan", "operator");
     const viewerInvitation = await operator.createInvitation({ role: "viewer" });
     assert.equal(viewerInvitation.role, "viewer");
+    const hoursLeft = (Date.parse(viewerInvitation.expires_at) - Date.now()) / 3_600_000;
+    assert.ok(hoursLeft > 23.9 && hoursLeft <= 24, `expires in ${hoursLeft} h, expected INVITATION_EXPIRE_HOURS (24)`);
     assert.equal(await statusOf(operator.createInvitation({ role: "user" })), 403);
     assert.equal(await statusOf(operator.listInvitations()), 403);
   });

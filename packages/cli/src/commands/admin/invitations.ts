@@ -10,7 +10,7 @@ import { parseInteger } from "../../options.js";
 interface CreateOptions {
   role: string;
   maxUsage: string;
-  expiresHours: string;
+  expiresHours?: string;
 }
 
 export function registerAdminInvitations(admin: Command, runtime: CliRuntime): void {
@@ -22,7 +22,7 @@ export function registerAdminInvitations(admin: Command, runtime: CliRuntime): v
     .summary("create an invitation; operators may invite viewers only")
     .option("--role <role>", `role of the accounts it creates: ${ACCOUNT_ROLES.join(", ")}`, "user")
     .option("--max-usage <n>", "how many accounts it may create", "1")
-    .option("--expires-hours <hours>", "hours until it expires, 1 to 720", "72")
+    .option("--expires-hours <hours>", "hours until it expires, 1 to 720 (default: the host's INVITATION_EXPIRE_HOURS)")
     .action(async (options: CreateOptions, command: Command) => {
       if (!isAccountRole(options.role)) {
         throw new UsageError(`invalid role '${options.role}' for --role: use one of ${ACCOUNT_ROLES.join(", ")}`);
@@ -30,7 +30,9 @@ export function registerAdminInvitations(admin: Command, runtime: CliRuntime): v
       const invitation = await createClient(command, runtime).createInvitation({
         role: options.role,
         max_usage: parseInteger(options.maxUsage, "--max-usage", 1, "accounts"),
-        expires_hours: parseInteger(options.expiresHours, "--expires-hours", 1, "hours"),
+        ...(options.expiresHours === undefined
+          ? {}
+          : { expires_hours: parseInteger(options.expiresHours, "--expires-hours", 1, "hours") }),
       });
       output.note(
         `invitation ${invitation.id} for ${invitation.max_usage} ${invitation.role} account(s), valid until ${invitation.expires_at}; ` +
