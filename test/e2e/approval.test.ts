@@ -86,6 +86,8 @@ describe("task approval", { skip: dockerSkip }, () => {
     assert.equal(task.approval_status, "rejected");
     assert.equal(task.rejection_reason, "use the night queue");
     assert.equal((await cluster.containers(taskId)).length, 0);
+    const status = await asUser(["task", "status", taskId]);
+    assert.match(status.stdout, /Approval +rejected by otto: use the night queue\n/);
   });
 
   it("approval waits for an offline node", async () => {
