@@ -89,7 +89,13 @@ export class TestCluster {
     const file = join(this.dir, "host.toml");
     writeFileSync(file, toToml(config));
     this.hostProcess = this.spawnDaemon(["host", "--config", file], join(this.dir, "host.log"));
-    this.client = new HostClient({ baseUrl: `http://127.0.0.1:${this.hostPort}`, timeoutMs: 15_000 });
+    // With ADMIN_SECRET set (authentication on), the harness's own client acts as admin through X-Admin-Token.
+    const adminSecret = this.options.host?.ADMIN_SECRET;
+    this.client = new HostClient({
+      baseUrl: `http://127.0.0.1:${this.hostPort}`,
+      timeoutMs: 15_000,
+      headers: typeof adminSecret === "string" ? { "x-admin-token": adminSecret } : undefined,
+    });
     await waitFor(
       async () => {
         await this.client.request("GET", "/api/version");

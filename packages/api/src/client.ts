@@ -5,14 +5,30 @@
  */
 
 import { errorFromResponse, UnavailableError } from "./errors.js";
+import type {
+  AuditEntry,
+  AuditQuery,
+  AuthStatusResponse,
+  InvitationCreateRequest,
+  InvitationResponse,
+  LoginResponse,
+  TokenCreatedResponse,
+  TokenResponse,
+  UserResponse,
+  UserUpdateRequest,
+} from "./schemas/auth.js";
 import type { NodeHealth, NodeResponse, HealthAggregate } from "./schemas/node.js";
 import type { SubmitResponse, TaskListQuery, TaskResponse, TaskSubmission } from "./schemas/task.js";
 
 export interface HostClientOptions {
   /** Base URL of the host, for example http://127.0.0.1:8000. */
   baseUrl: string;
-  /** Bearer token sent in the Authorization header, when set. */
+  /** API token sent as `Authorization: Bearer …` on every request, when set. */
   token?: string | undefined;
+  /** Session cookie value (`kohakuriver_session`) sent on every request, when set. */
+  session?: string | undefined;
+  /** Extra headers sent on every request, such as `X-Admin-Token`. */
+  headers?: Record<string, string> | undefined;
   /** Per-request timeout in milliseconds (default 30,000). */
   timeoutMs?: number;
 }
@@ -20,11 +36,15 @@ export interface HostClientOptions {
 export class HostClient {
   readonly baseUrl: string;
   private readonly token: string | undefined;
+  private readonly session: string | undefined;
+  private readonly headers: Record<string, string>;
   private readonly timeoutMs: number;
 
   constructor(options: HostClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.token = options.token;
+    this.session = options.session;
+    this.headers = options.headers ?? {};
     this.timeoutMs = options.timeoutMs ?? 30_000;
   }
 
@@ -85,6 +105,90 @@ export class HostClient {
     return this.request("GET", `/api/health?hostname=${encodeURIComponent(hostname)}`);
   }
 
+  listMyTasks(query: TaskListQuery = {}): Promise<TaskResponse[]> {
+    return this.request("GET", `/api/tasks/my${toQueryString(query)}`);
+  }
+
+  listPendingApproval(query: { limit?: number; offset?: number } = {}): Promise<TaskResponse[]> {
+    return this.request("GET", `/api/tasks/pending-approval${toQueryString(query)}`);
+  }
+
+  approve(taskId: string): Promise<{ message: string }> {
+    return this.request("POST", `/api/approve/${encodeURIComponent(taskId)}`);
+  }
+
+  reject(taskId: string, reason?: string): Promise<{ message: string }> {
+    return this.request("POST", `/api/reject/${encodeURIComponent(taskId)}${toQueryString({ reason })}`);
+  }
+
+  authStatus(): Promise<AuthStatusResponse> {
+    return this.request("GET", "/api/auth/status");
+  }
+
+  /** Logs in with a password; resolves to the user and the session id from the `kohakuriver_session` cookie. */
+  async login(username: string, password: string): Promise<LoginResponse & { session: string }> {
+    const response = await this.send("POST", "/api/auth/login", { username, password });
+    return readSession(response);
+  }
+
+  /** Creates an account with an invitation token; resolves to the user and the new session id. */
+  async register(
+    invitationToken: string,
+    account: { username: string; password: string; display_name?: string },
+  ): Promise<LoginResponse & { session: string }> {
+    const path = `/api/auth/register${toQueryString({ token: invitationToken })}`;
+    const response = await this.send("POST", path, account);
+    return readSession(response);
+  }
+
+  logout(): Promise<{ message: string }> {
+    return this.request("POST", "/api/auth/logout");
+  }
+
+  me(): Promise<UserResponse> {
+    return this.request("GET", "/api/auth/me");
+  }
+
+  listTokens(): Promise<TokenResponse[]> {
+    return this.request("GET", "/api/auth/tokens");
+  }
+
+  createToken(name: string): Promise<TokenCreatedResponse> {
+    return this.request("POST", "/api/auth/tokens/create", { name });
+  }
+
+  revokeToken(tokenId: number): Promise<{ message: string }> {
+    return this.request("DELETE", `/api/auth/tokens/${tokenId}`);
+  }
+
+  listUsers(): Promise<UserResponse[]> {
+    return this.request("GET", "/api/auth/users");
+  }
+
+  updateUser(userId: number, update: UserUpdateRequest): Promise<UserResponse> {
+    return this.request("PATCH", `/api/auth/users/${userId}`, update);
+  }
+
+  deleteUser(userId: number): Promise<{ message: string }> {
+    return this.request("DELETE", `/api/auth/users/${userId}`);
+  }
+
+  listInvitations(): Promise<InvitationResponse[]> {
+    return this.request("GET", "/api/auth/invitations");
+  }
+
+  createInvitation(request: InvitationCreateRequest): Promise<InvitationResponse> {
+    return this.request("POST", "/api/auth/invitations", request);
+  }
+
+  deleteInvitation(invitationId: number): Promise<{ message: string }> {
+    return this.request("DELETE", `/api/auth/invitations/${invitationId}`);
+  }
+
+  listAudit(query: AuditQuery = {}): Promise<AuditEntry[]> {
+    return this.request("GET", `/api/audit${toQueryString(query)}`);
+  }
+
   /** Sends one request; resolves to the parsed JSON (or text) body, rejects with a KohakuRiverError. */
   async request<T>(method: string, path: string, body?: unknown, responseType: "json" | "text" = "json"): Promise<T> {
     const response = await this.send(method, path, body);
@@ -95,9 +199,10 @@ export class HostClient {
   }
 
   private async send(method: string, path: string, body?: unknown): Promise<Response> {
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...this.headers };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
+    if (this.session !== undefined) headers.cookie = `kohakuriver_session=${this.session}`;
 
     try {
       return await fetch(`${this.baseUrl}${path}`, {
@@ -110,6 +215,16 @@ export class HostClient {
       throw new UnavailableError(`cannot reach the host at ${this.baseUrl}: ${describeFetchError(error)}`, error);
     }
   }
+}
+
+/** Reads a login or registration response: the JSON body plus the session id from its cookie. */
+async function readSession(response: Response): Promise<LoginResponse & { session: string }> {
+  const text = await response.text();
+  if (!response.ok) throw errorOf(response, text);
+  const cookie = response.headers.get("set-cookie") ?? "";
+  const session = /(?:^|[;,]\s*)kohakuriver_session=([^;,\s]+)/.exec(cookie)?.[1];
+  if (session === undefined) throw new UnavailableError("the host sent no kohakuriver_session cookie with the login");
+  return { ...(JSON.parse(text) as LoginResponse), session };
 }
 
 function errorOf(response: Response, text: string): Error {

@@ -7,7 +7,14 @@
  */
 
 export type ErrorCode =
-  "invalid_input" | "not_found" | "conflict" | "unauthorized" | "forbidden" | "unavailable" | "internal";
+  | "invalid_input"
+  | "not_found"
+  | "conflict"
+  | "unauthorized"
+  | "forbidden"
+  | "rate_limited"
+  | "unavailable"
+  | "internal";
 
 export interface ErrorBody {
   detail: string;
@@ -72,6 +79,16 @@ export class ForbiddenError extends KohakuRiverError {
   }
 }
 
+/** Too many attempts (failed logins, for example); `retryAfterSeconds` is the wait before the next try. */
+export class RateLimitedError extends KohakuRiverError {
+  readonly retryAfterSeconds: number;
+
+  constructor(detail: string, retryAfterSeconds: number) {
+    super("rate_limited", 429, detail);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** A dependency (a runner, the Docker Engine, the store) could not be reached; retrying may help. */
 export class UnavailableError extends KohakuRiverError {
   constructor(detail: string, cause?: unknown) {
@@ -85,6 +102,7 @@ const STATUS_TO_CODE: Record<number, ErrorCode> = {
   403: "forbidden",
   404: "not_found",
   409: "conflict",
+  429: "rate_limited",
   503: "unavailable",
 };
 
@@ -106,6 +124,8 @@ export function errorFromResponse(status: number, body: unknown): KohakuRiverErr
       return new UnauthorizedError(detail);
     case "forbidden":
       return new ForbiddenError(detail);
+    case "rate_limited":
+      return new RateLimitedError(detail, 0);
     case "unavailable":
       return new UnavailableError(detail);
     default:

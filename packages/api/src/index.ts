@@ -9,3 +9,5 @@ export * from "./schemas/node.js";
 export * from "./schemas/runner.js";
 export * from "./schemas/vps.js";
 export * from "./naming.js";
+export * from "./roles.js";
+export * from "./schemas/auth.js";

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -47,7 +47,7 @@ describe("kohakuriver up", { skip }, () => {
       if (up.stderr.text.includes("error:")) throw new Error(`kohakuriver up failed: ${up.stderr.text}`);
       return /kohakuriver is up: host http:\/\/127\.0\.0\.1:(\d+)/.exec(up.stdout.text)?.[1];
     });
-    env = { KOHAKURIVER_HOST: "127.0.0.1", KOHAKURIVER_PORT: port };
+    env = { KOHAKURIVER_HOST: "127.0.0.1", KOHAKURIVER_PORT: port, KOHAKURIVER_HOME: dataDir };
   });
 
   after(async () => {
@@ -71,6 +71,25 @@ describe("kohakuriver up", { skip }, () => {
     assert.match(up.stdout.text, /try: {2}kohakuriver -P \d+ task submit --wait -- echo hello\n/);
     assert.match(up.stdout.text, new RegExp(`stop: Ctrl-C, or 'kohakuriver down --data-dir ${dataDir}'`));
     assert.equal(existsSync(join(dataDir, "up.pid")), true);
+  });
+
+  it("gives the CLI an admin token", async () => {
+    const file = join(dataDir, "auth.json");
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+
+    const status = await cli(["auth", "status"]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, /username +admin\n/);
+    assert.match(status.stdout, /role +admin\n/);
+
+    const emptyHome = mkdtempSync(join(tmpdir(), "kohakuriver-cli-no-auth-"));
+    try {
+      const anonymous = await runCaptured(["node", "list"], { env: { ...env, KOHAKURIVER_HOME: emptyHome } });
+      assert.equal(anonymous.code, 1);
+      assert.match(anonymous.stderr, /authentication required/);
+    } finally {
+      rmSync(emptyHome, { recursive: true, force: true });
+    }
   });
 
   it("runs a task and exits 0", async () => {

@@ -6,6 +6,7 @@
 import { HostClient } from "@kohakuriver/api";
 import type { Command } from "commander";
 
+import { credentialsApplyTo, readCredentials } from "./credentials.js";
 import { UsageError } from "./errors.js";
 import type { CliStream, Output } from "./output.js";
 
@@ -85,11 +86,23 @@ export function parsePort(text: string, name: string): number {
   return port;
 }
 
-/** Builds the API client for a command from the global options, and records the URL for error messages. */
+/**
+ * Builds the API client for a command from the global options, and records the URL for error messages.
+ * The client sends the API token from KOHAKURIVER_TOKEN, or else the one in auth.json when it belongs
+ * to this host.
+ */
 export function createClient(command: Command, runtime: CliRuntime): HostClient {
   const settings = resolveHostSettings(command.optsWithGlobals<GlobalOptions>(), runtime.io.env);
   runtime.hostUrl = settings.url;
-  return new HostClient({ baseUrl: settings.url });
+  return new HostClient({ baseUrl: settings.url, token: resolveToken(runtime.io.env, settings.url) });
+}
+
+/** Returns the API token to send to `url`, or undefined when there is none. */
+export function resolveToken(env: Record<string, string | undefined>, url: string): string | undefined {
+  const fromEnv = nonEmpty(env.KOHAKURIVER_TOKEN);
+  if (fromEnv !== undefined) return fromEnv;
+  const stored = readCredentials(env);
+  return stored !== undefined && credentialsApplyTo(stored, url) ? stored.token : undefined;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -5,6 +5,8 @@
 
 import { Command } from "commander";
 
+import { registerAdminCommands } from "./commands/admin/index.js";
+import { registerAuthCommands } from "./commands/auth/index.js";
 import { registerConfigCommands } from "./commands/config/index.js";
 import { registerDown } from "./commands/down.js";
 import { registerHost } from "./commands/host.js";
@@ -89,6 +91,8 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerVpsCommands(program, runtime);
   registerSshCommands(program, runtime);
   registerNodeCommands(program, runtime);
+  registerAuthCommands(program, runtime);
+  registerAdminCommands(program, runtime);
   registerHost(program, runtime);
   registerRunner(program, runtime);
   registerInitCommands(program, runtime);

@@ -4,7 +4,7 @@
  * as a 500 that hides internals.
  */
 
-import { KohakuRiverError, UnauthorizedError, type ErrorBody } from "@kohakuriver/api";
+import { KohakuRiverError, RateLimitedError, UnauthorizedError, type ErrorBody } from "@kohakuriver/api";
 import {
   LogController,
   type FastifyBaseLogger,
@@ -46,6 +46,7 @@ function replyToMalformedUrl(error: FastifyError, request: FastifyRequest, reply
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof KohakuRiverError) {
+      if (error instanceof RateLimitedError) reply.header("retry-after", String(error.retryAfterSeconds));
       return reply.status(error.status).send(error.toBody());
     }
 

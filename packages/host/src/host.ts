@@ -7,8 +7,12 @@ import { mkdirSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
-import { createLogger, type Logger } from "@kohakuriver/common";
+import { ConfigError, createLogger, type Logger } from "@kohakuriver/common";
 
+import type { RegisteredRoute } from "./auth/access-control.js";
+import { AccountService } from "./auth/account-service.js";
+import { AuditLog } from "./auth/audit-log.js";
+import { LoginThrottle, type LoginThrottleOptions } from "./auth/login-throttle.js";
 import { clusterTokenFile, type HostConfig } from "./config.js";
 import { loadOrCreateClusterToken } from "./cluster-token.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
@@ -22,12 +26,24 @@ import { SnowflakeGenerator } from "./scheduler/snowflake.js";
 import { createStore } from "./store/index.js";
 import type { Store } from "./store/types.js";
 import { TaskService } from "./tasks/task-service.js";
-import { SshProxy, sharedSecretAuthorizer } from "./vps/ssh-proxy.js";
+import { SshProxy, accountTokenAuthorizer } from "./vps/ssh-proxy.js";
 import { VpsService } from "./vps/vps-service.js";
 
 export interface StartHostOptions {
   config: HostConfig;
   logger?: Logger;
+  /** Start with AUTH_ENABLED false on an address other than loopback, where anyone who reaches it is admin. */
+  insecure?: boolean;
+  /** Overrides of the failed-login throttling (tests shorten the delays). */
+  loginThrottle?: Partial<LoginThrottleOptions>;
+}
+
+export interface LocalAdminToken {
+  token: string;
+  tokenId: number;
+  tokenName: string;
+  username: string;
+  role: string;
 }
 
 export interface HostHandle {
@@ -40,6 +56,13 @@ export interface HostHandle {
   clusterTokenFile: string;
   config: HostConfig;
   store: Store;
+  /** Every HTTP route and WebSocket the API serves, with its method. */
+  routes: readonly RegisteredRoute[];
+  /**
+   * Creates an API token of the local admin account `username` (created when missing), for the CLI of
+   * `kohakuriver up`. The token is returned once and stored only as a hash.
+   */
+  createLocalAdminToken(username: string, tokenName: string): Promise<LocalAdminToken>;
   close(): Promise<void>;
 }
 
@@ -48,6 +71,7 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
   // Subsystems get their own `component`; `logger` is for the host's own start and stop lines.
   const rootLogger = options.logger ?? createLogger({ name: "host", level: config.LOG_LEVEL });
   const logger = rootLogger.child({ component: "host" });
+  checkExposure(config, options.insecure === true);
 
   mkdirSync(join(config.SHARED_DIR, "logs"), { recursive: true });
   const tokenFile = clusterTokenFile(config);
@@ -122,17 +146,37 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       ids,
       logger: rootLogger.child({ component: "vps" }),
     });
-
-    const app = await buildHostServer({ tasks, vps, store, nodes, ledger, health, clusterToken, logger: rootLogger });
+    const audit = new AuditLog(store, rootLogger.child({ component: "audit" }), config.AUTH_ENABLED);
+    const accounts = new AccountService({
+      config,
+      store,
+      audit,
+      throttle: new LoginThrottle(options.loginThrottle),
+      logger: rootLogger.child({ component: "accounts" }),
+    });
+    const { app, routes } = await buildHostServer({
+      tasks,
+      vps,
+      store,
+      nodes,
+      ledger,
+      health,
+      clusterToken,
+      config,
+      accounts,
+      audit,
+      logger: rootLogger,
+    });
     undo.push(() => app.close());
     const sshProxy = new SshProxy({
       store,
       ledger,
       logger: rootLogger.child({ component: "ssh-proxy" }),
-      authorize: sharedSecretAuthorizer({
-        authEnabled: config.AUTH_ENABLED,
-        adminSecret: config.ADMIN_SECRET,
+      authorize: accountTokenAuthorizer({
+        config,
         clusterToken,
+        store,
+        logger: rootLogger.child({ component: "access" }),
       }),
     });
     const sshProxyPort = await sshProxy.listen(config.HOST_BIND_IP, config.HOST_SSH_PROXY_PORT);
@@ -145,14 +189,13 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
     nodes.start();
     health.start();
     logger.info({ url, bind: config.HOST_BIND_IP, port, sshProxyPort, store: store.dialect }, "host started");
-    if (!isLoopback(config.HOST_BIND_IP)) {
-      // TODO: user accounts and API tokens; until then the user-facing API is open to the network.
+    if (!config.AUTH_ENABLED && !isLoopback(config.HOST_BIND_IP)) {
       logger.warn(
         { bind: config.HOST_BIND_IP },
-        "the task API has no user authentication yet: anyone who can reach this address can run containers; " +
-          "bind HOST_BIND_IP to 127.0.0.1 or restrict access with a firewall",
+        "started with --insecure: authentication is disabled and anyone who can reach this address is admin",
       );
     }
+    if (config.AUTH_ENABLED) await warnWithoutAdmin(store, config, logger);
 
     let closed = false;
     return {
@@ -163,6 +206,18 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       clusterTokenFile: tokenFile,
       config,
       store,
+      routes,
+      async createLocalAdminToken(username: string, tokenName: string): Promise<LocalAdminToken> {
+        const user = await accounts.ensureLocalAdmin(username);
+        const { record, token } = await accounts.issueToken(user.id, tokenName);
+        await audit.record(null, {
+          action: "token.create",
+          target: `token:${record.id}`,
+          actor: { id: user.id, username: user.username },
+          detail: { name: tokenName, by: "kohakuriver up" },
+        });
+        return { token, tokenId: record.id, tokenName, username: user.username, role: user.role };
+      },
       async close() {
         if (closed) return;
         closed = true;
@@ -205,6 +260,30 @@ async function restoreActiveTasks(
 
   const pending = await store.listTasks({ statuses: ["pending"], order: "oldest" });
   scheduler.enqueue(pending);
+}
+
+/**
+ * Refuses to serve an unauthenticated API beyond loopback: with AUTH_ENABLED false every caller is admin
+ * and may run containers.
+ */
+function checkExposure(config: HostConfig, insecure: boolean): void {
+  if (config.AUTH_ENABLED || isLoopback(config.HOST_BIND_IP) || insecure) return;
+  throw new ConfigError(
+    `refusing to start: HOST_BIND_IP is ${config.HOST_BIND_IP}, which other machines can reach, and AUTH_ENABLED is ` +
+      "false, so anyone who reaches the host could run containers as admin. Set AUTH_ENABLED = true in host.toml " +
+      '(create the first admin with ADMIN_REGISTER_SECRET), or bind HOST_BIND_IP = "127.0.0.1", or start the host ' +
+      "with --insecure to accept the risk",
+  );
+}
+
+/** Warns when no one can sign in, because no account exists and neither admin secret is set. */
+async function warnWithoutAdmin(store: Store, config: HostConfig, logger: Logger): Promise<void> {
+  if (config.ADMIN_SECRET !== "" || config.ADMIN_REGISTER_SECRET !== "") return;
+  if ((await store.auth.listUsers()).length > 0) return;
+  logger.warn(
+    "authentication is enabled but no account exists and ADMIN_REGISTER_SECRET is empty; set it and register " +
+      "the first admin with 'kohakuriver auth register --invite <secret>'",
+  );
 }
 
 function isLoopback(address: string): boolean {

@@ -1,4 +1,4 @@
-export { startHost, type HostHandle, type StartHostOptions } from "./host.js";
+export { startHost, type HostHandle, type LocalAdminToken, type StartHostOptions } from "./host.js";
 export * from "./config.js";
 export { HOST_VERSION } from "./version.js";
 export type { Store, TaskRecord, NodeRecord } from "./store/types.js";

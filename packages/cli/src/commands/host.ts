@@ -13,7 +13,11 @@ export function registerHost(program: Command, runtime: CliRuntime): void {
     .command("host")
     .summary("run the host: REST API, scheduler and dispatcher (stops on Ctrl-C or SIGTERM)")
     .option("-c, --config <path>", "host config file (default: ~/.kohakuriver/host.toml when it exists)")
-    .action(async (options: { config?: string }) => {
+    .option(
+      "--insecure",
+      "start with AUTH_ENABLED = false although HOST_BIND_IP is not a loopback address; anyone who reaches the host is admin",
+    )
+    .action(async (options: { config?: string; insecure?: boolean }) => {
       const { io, output } = runtime;
       runtime.portInUseHint =
         "set another port with HOST_PORT in the host config file or the KOHAKURIVER_HOST_PORT variable";
@@ -33,7 +37,7 @@ export function registerHost(program: Command, runtime: CliRuntime): void {
       }
 
       await runUntilInterrupted(io, async (signal) => {
-        const handle = await startHost({ config, logger });
+        const handle = await startHost({ config, logger, insecure: options.insecure === true });
         output.note(
           `host ready at ${handle.url}; runners authenticate with the cluster token in ${handle.clusterTokenFile}`,
         );

@@ -33,6 +33,9 @@ export function loadUpHostConfig(settings: UpSettings): Readonly<HostConfig> {
       HOST_BIND_IP: LOOPBACK,
       HOST_PORT: settings.hostPort,
       HOST_SSH_PROXY_PORT: settings.sshProxyPort,
+      // Other accounts on this machine can reach loopback too, so the API requires a token; `up` writes
+      // one for the local CLI.
+      AUTH_ENABLED: true,
       HOST_REACHABLE_ADDRESS: LOOPBACK,
       DB_FILE: join(dataDir, "kohakuriver.db"),
       SHARED_DIR: join(dataDir, "shared"),

@@ -12,6 +12,7 @@ import type { RunnerHandle } from "@kohakuriver/runner";
 import type { Command } from "commander";
 
 import { DEFAULT_PORT, parsePort, type CliRuntime } from "../context.js";
+import { credentialsApplyTo, credentialsFile, readCredentials, writeCredentials } from "../credentials.js";
 import { CliError, UsageError } from "../errors.js";
 import { runUntilInterrupted, whenAborted } from "../interrupt.js";
 import type { Output } from "../output.js";
@@ -104,7 +105,8 @@ async function runCluster(settings: UpSettings, runtime: CliRuntime, signal: Abo
     const runnerConfig = loadUpRunnerConfig(settings, host.port);
     runner = await startRunner({ config: runnerConfig, clusterToken: host.clusterToken, logger });
 
-    const node = await waitForNode(new HostClient({ baseUrl: host.url }), runner.nodeName, signal);
+    const token = await provideCliToken(settings, host, output);
+    const node = await waitForNode(new HostClient({ baseUrl: host.url, token }), runner.nodeName, signal);
     printReady(output, settings, host, runner.nodeName, node);
 
     await whenAborted(signal);
@@ -113,6 +115,44 @@ async function runCluster(settings: UpSettings, runtime: CliRuntime, signal: Abo
     await closeQuietly(runner, logger, "runner");
     await closeQuietly(host, logger, "host");
   }
+}
+
+/** Name of the admin account whose API token `up` gives the local CLI. */
+const LOCAL_ADMIN = "admin";
+
+/**
+ * Returns an admin API token for the CLI, stored in auth.json of the data directory, which is the CLI's
+ * own when the data directory is KOHAKURIVER_HOME. A stored token that still works for this host is
+ * reused; a file for another host is left alone.
+ */
+async function provideCliToken(settings: UpSettings, host: HostHandle, output: Output): Promise<string> {
+  const fileEnv = { KOHAKURIVER_HOME: settings.dataDir };
+  const stored = readCredentials(fileEnv);
+  if (stored !== undefined && credentialsApplyTo(stored, host.url)) {
+    const reachable = await new HostClient({ baseUrl: host.url, token: stored.token })
+      .me()
+      .then(() => true)
+      .catch(() => false);
+    if (reachable) return stored.token;
+  }
+
+  const created = await host.createLocalAdminToken(LOCAL_ADMIN, "kohakuriver-up");
+  if (stored === undefined || credentialsApplyTo(stored, host.url)) {
+    writeCredentials(fileEnv, {
+      token: created.token,
+      token_id: created.tokenId,
+      token_name: created.tokenName,
+      username: created.username,
+      role: created.role,
+      url: host.url,
+    });
+  } else {
+    output.warn(
+      `${credentialsFile(fileEnv)} holds a login for ${stored.url ?? "another host"}, so the CLI is not logged in ` +
+        "to this one; run 'kohakuriver auth logout' and restart 'kohakuriver up'",
+    );
+  }
+  return created.token;
 }
 
 /** Polls the host until the runner's node is online. Returns undefined after the timeout or on abort. */
@@ -151,6 +191,9 @@ function printReady(
 
   output.line(`${colors.green("kohakuriver is up:")} host ${host.url}, node ${colors.bold(nodeName)}${capacity}`);
   output.line(`data in ${settings.dataDir}`);
+  if (settings.dataDir !== kohakuriverHome(settings.env)) {
+    output.line(`CLI token in ${settings.dataDir}/auth.json; use it with KOHAKURIVER_HOME=${settings.dataDir}`);
+  }
   output.line(`try:  kohakuriver${portOption} task submit --wait -- echo hello`);
   output.line(`stop: Ctrl-C, or '${downCommand(settings, settings.env)}'`);
 }

@@ -1,27 +1,56 @@
 /** Builds the host's Fastify application: validation from zod schemas, OpenAPI at /openapi.json, docs at /docs. */
 
+import fastifyCookie from "@fastify/cookie";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import { installErrorHandler, serverOptions, type Logger } from "@kohakuriver/common";
 import Fastify, { type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 
+import { installAccessControl, type RegisteredRoute } from "../auth/access-control.js";
+import type { AccountService } from "../auth/account-service.js";
+import type { AuditLog } from "../auth/audit-log.js";
+import type { HostConfig } from "../config.js";
 import { HOST_VERSION } from "../version.js";
+import { approvalRoutes } from "./routes/approval.js";
+import { auditRoutes } from "./routes/audit.js";
+import { authRoutes } from "./routes/auth.js";
 import { nodeRoutes, type NodeRoutesOptions } from "./routes/nodes.js";
 import { runnerFacingRoutes, type RunnerFacingRoutesOptions } from "./routes/runner-facing.js";
 import { taskRoutes, type TaskRoutesOptions } from "./routes/tasks.js";
+import { vpsAssignmentRoutes } from "./routes/vps-assignments.js";
 import { vpsRoutes, type VpsRoutesOptions } from "./routes/vps.js";
 
 export type HostServerOptions = TaskRoutesOptions &
   NodeRoutesOptions &
   RunnerFacingRoutesOptions &
-  VpsRoutesOptions & { logger: Logger };
+  VpsRoutesOptions & {
+    logger: Logger;
+    config: HostConfig;
+    accounts: AccountService;
+    audit: AuditLog;
+  };
 
-export async function buildHostServer(options: HostServerOptions): Promise<FastifyInstance> {
+export interface HostServer {
+  app: FastifyInstance;
+  /** Every route registered, as the access-control hook saw it. */
+  routes: readonly RegisteredRoute[];
+}
+
+export async function buildHostServer(options: HostServerOptions): Promise<HostServer> {
   const app = Fastify({ ...serverOptions(options.logger), routerOptions: { maxParamLength: 300 } });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
+
+  // Access control is installed before every route, so that its onRoute hook receives them all.
+  await app.register(fastifyCookie);
+  const routes = installAccessControl(app, {
+    config: options.config,
+    clusterToken: options.clusterToken,
+    store: options.store,
+    logger: options.logger.child({ component: "access" }),
+  });
 
   await app.register(fastifySwagger, {
     openapi: {
@@ -34,19 +63,31 @@ export async function buildHostServer(options: HostServerOptions): Promise<Fasti
         { name: "tasks", description: "Command tasks" },
         { name: "vps", description: "VPS sessions and their snapshots" },
         { name: "nodes", description: "Nodes and their health" },
+        { name: "auth", description: "Accounts, API tokens, invitations and the audit log" },
         { name: "runners", description: "Called by runners with the cluster token" },
       ],
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", description: "An API token, or the cluster token for runners" },
+          session: { type: "apiKey", in: "cookie", name: "kohakuriver_session" },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
     },
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 
   await app.register(taskRoutes, options);
+  await app.register(approvalRoutes, options);
   await app.register(vpsRoutes, options);
   await app.register(nodeRoutes, options);
   await app.register(runnerFacingRoutes, options);
+  await app.register(authRoutes, options);
+  await app.register(auditRoutes, options);
+  await app.register(vpsAssignmentRoutes, options);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/api/version", { schema: { hide: true } }, async () => ({ version: HOST_VERSION }));
-  return app;
+  return { app, routes };
 }

@@ -87,10 +87,86 @@ export interface NodesTable {
   registered_at: string;
 }
 
+type Generated<T> = ColumnType<T, T | undefined, T>;
+
+export interface UsersTable {
+  id: Generated<number>;
+  username: string;
+  display_name: string | null;
+  password_hash: string;
+  is_active: BooleanInteger;
+  role: string;
+  created_at: string;
+}
+
+export interface SessionsTable {
+  id: Generated<number>;
+  session_id: string;
+  user_id: number;
+  expires_at: string;
+  created_at: string;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  user_id: number;
+  /** SHA3-512 of the token, as 128 lowercase hex digits. */
+  token_hash: string;
+  name: string;
+  last_used: string | null;
+  created_at: string;
+}
+
+export interface InvitationsTable {
+  id: Generated<number>;
+  token: string;
+  role: string;
+  group_id: number | null;
+  max_usage: number;
+  usage_count: number;
+  expires_at: string;
+  created_by_id: number | null;
+  created_at: string;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  name: string;
+  tier: number;
+  limits_json: JsonText;
+  created_at: string;
+}
+
+export interface VpsAssignmentsTable {
+  id: Generated<number>;
+  vps_task_id: Int64Id;
+  user_id: number;
+  created_at: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  created_at: string;
+  actor_id: number | null;
+  actor_username: string | null;
+  action: string;
+  target: string | null;
+  success: BooleanInteger;
+  ip: string | null;
+  detail: JsonText;
+}
+
 export interface Database {
   tasks: TasksTable;
   nodes: NodesTable;
+  users: UsersTable;
+  sessions: SessionsTable;
+  tokens: TokensTable;
+  invitations: InvitationsTable;
+  groups: GroupsTable;
+  vps_assignments: VpsAssignmentsTable;
+  audit_log: AuditLogTable;
 }
 
 /** Columns holding 64-bit ids, which must reach JavaScript as exact decimal strings. */
-export const ID_COLUMNS: ReadonlySet<string> = new Set(["task_id", "batch_id"]);
+export const ID_COLUMNS: ReadonlySet<string> = new Set(["task_id", "batch_id", "vps_task_id"]);

@@ -8,6 +8,7 @@ import { openSqlite } from "./sqlite.js";
 import type { Store } from "./types.js";
 
 export type * from "./types.js";
+export type * from "./auth-types.js";
 export type { StoreDialect } from "./migrations.js";
 
 export interface CreateStoreOptions {

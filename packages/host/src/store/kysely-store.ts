@@ -4,6 +4,8 @@ import { ConflictError, InvalidInputError } from "@kohakuriver/api";
 import type { Logger } from "@kohakuriver/common";
 import { Migrator, type ExpressionBuilder, type Kysely } from "kysely";
 
+import { KyselyAuthStore } from "./auth-store.js";
+import type { AuthStore } from "./auth-types.js";
 import type { Database } from "./database.js";
 import { createMigrationProvider, type StoreDialect } from "./migrations.js";
 import { fromNodeRow, pickNodeFields, toNodeRow, toNodeUpdate } from "./node-rows.js";
@@ -25,14 +27,18 @@ import type {
  */
 const MAX_PARAMETERS_PER_STATEMENT = 30_000;
 
-type TaskCountFilter = Pick<TaskFilter, "statuses" | "node" | "taskType" | "batchId">;
+type TaskCountFilter = Pick<TaskFilter, "statuses" | "node" | "taskType" | "batchId" | "ownerId">;
 
 export class KyselyStore implements Store {
+  readonly auth: AuthStore;
+
   constructor(
     readonly dialect: StoreDialect,
     private readonly db: Kysely<Database>,
     private readonly logger?: Logger,
-  ) {}
+  ) {
+    this.auth = new KyselyAuthStore(db);
+  }
 
   async migrate(): Promise<void> {
     const migrator = new Migrator({ db: this.db, provider: createMigrationProvider(this.dialect) });
@@ -231,6 +237,7 @@ function taskFilterCondition(filter: TaskCountFilter) {
     if (filter.statuses !== undefined) conditions.push(eb("status", "in", [...filter.statuses]));
     if (filter.node !== undefined) conditions.push(eb("assigned_node", "=", filter.node));
     if (filter.taskType !== undefined) conditions.push(eb("task_type", "=", filter.taskType));
+    if (filter.ownerId !== undefined) conditions.push(eb("owner_id", "=", filter.ownerId));
     if (filter.batchId !== undefined)
       conditions.push(eb("batch_id", "=", canonicalTaskId(filter.batchId) ?? filter.batchId));
     return eb.and(conditions);

@@ -5,6 +5,7 @@
  * A migration, once released, never changes: a later change to the schema is a new entry.
  */
 
+import { createAccountsAndAudit } from "./auth-migration.js";
 import { sql, type Kysely, type Migration, type MigrationProvider, type RawBuilder } from "kysely";
 
 export type StoreDialect = "sqlite" | "postgres";
@@ -143,6 +144,7 @@ export function createMigrationProvider(dialect: StoreDialect): MigrationProvide
       return {
         "0001_create_tasks_and_nodes": createTasksAndNodes(dialect),
         "0002_vps_sessions": addVpsSessionColumns(),
+        "0003_accounts_and_audit": createAccountsAndAudit(dialect),
       };
     },
   };

@@ -8,6 +8,8 @@
 
 import type { GpuInfo, NumaTopology, SshKeyMode, TaskStatus } from "@kohakuriver/api";
 
+import type { AuthStore } from "./auth-types.js";
+
 export type TaskType = "command" | "vps";
 
 export interface TaskRecord {
@@ -97,6 +99,8 @@ export interface TaskFilter {
   /** Only tasks assigned to this node. */
   node?: string;
   taskType?: TaskType;
+  /** Only tasks submitted by this account. */
+  ownerId?: number;
   /** Only tasks of this batch (the submission that created them). */
   batchId?: string;
   limit?: number;
@@ -139,6 +143,8 @@ export type NodeMutableFields = Omit<NodeRecord, "hostname" | "registered_at">;
 
 export interface Store {
   readonly dialect: "sqlite" | "postgres";
+  /** Accounts, sessions, API tokens, invitations, VPS assignments and the audit log. */
+  readonly auth: AuthStore;
 
   /** Creates or upgrades the schema; safe to call on every start. */
   migrate(): Promise<void>;
@@ -151,7 +157,7 @@ export interface Store {
   insertTasks(tasks: readonly TaskRecord[]): Promise<void>;
   getTask(taskId: string): Promise<TaskRecord | undefined>;
   listTasks(filter?: TaskFilter): Promise<TaskRecord[]>;
-  countTasks(filter?: Pick<TaskFilter, "statuses" | "node" | "taskType" | "batchId">): Promise<number>;
+  countTasks(filter?: Pick<TaskFilter, "statuses" | "node" | "taskType" | "batchId" | "ownerId">): Promise<number>;
   /** Applies one guarded status change; returns false when the task is missing or not in a `from` status. */
   transitionTask(transition: TaskTransition): Promise<boolean>;
   /** Applies several guarded status changes in one transaction; returns one flag per item, in order. */

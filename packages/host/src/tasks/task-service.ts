@@ -55,6 +55,14 @@ const RUNNER_REPORTED: ReadonlySet<TaskStatus> = new Set([
 /** Statuses of tasks that no runner has been given yet, so no runner can report on them. */
 const NOT_DISPATCHED: ReadonlySet<TaskStatus> = new Set(["pending_approval", "pending"]);
 
+/** The account that submits or approves a task, as far as the task records it. */
+export interface TaskActor {
+  /** The account id, or null when no account acts (authentication disabled, or the admin secret). */
+  accountId: number | null;
+  /** True for `user` accounts, whose submissions wait for an operator's approval. */
+  needsApproval: boolean;
+}
+
 export interface UpdateResult {
   applied: boolean;
   message: string;
@@ -63,20 +71,96 @@ export interface UpdateResult {
 export class TaskService {
   constructor(private readonly options: TaskServiceOptions) {}
 
-  /** Validates and stores a submission (all tasks or none), then queues it. */
-  async submit(submission: ParsedTaskSubmission): Promise<TaskRecord[]> {
+  /**
+   * Validates and stores a submission (all tasks or none). Tasks of a submitter that needs approval wait
+   * as `pending_approval` outside the queue and hold no resources; the others are queued at once.
+   */
+  async submit(
+    submission: ParsedTaskSubmission,
+    submitter: TaskActor = { accountId: null, needsApproval: false },
+  ): Promise<TaskRecord[]> {
     const { store, scheduler, config, ledger, ids, logger } = this.options;
+    const now = new Date();
     const records = buildTaskRecords(submission, {
       config,
       ledger,
       nextTaskId: () => ids.next(),
-      now: () => new Date(),
+      now: () => now,
+    }).map((record): TaskRecord => {
+      if (submitter.needsApproval) {
+        return { ...record, owner_id: submitter.accountId, status: "pending_approval", approval_status: "pending" };
+      }
+      if (submitter.accountId === null) return record;
+      return {
+        ...record,
+        owner_id: submitter.accountId,
+        approval_status: "approved",
+        approved_by_id: submitter.accountId,
+        approved_at: now.toISOString(),
+      };
     });
 
     await store.insertTasks(records);
-    scheduler.enqueue(records);
-    logger.info({ taskIds: records.map((record) => record.task_id), targets: submission.targets }, "task submitted");
+    if (!submitter.needsApproval) scheduler.enqueue(records);
+    logger.info(
+      {
+        taskIds: records.map((record) => record.task_id),
+        targets: submission.targets,
+        ownerId: submitter.accountId,
+        status: records[0]?.status,
+      },
+      "task submitted",
+    );
     return records;
+  }
+
+  /** Moves a task from `pending_approval` into the queue, where the scheduler places it on an online node. */
+  async approve(taskId: string, approver: TaskActor): Promise<string> {
+    const { store, scheduler, logger } = this.options;
+    const task = await this.get(taskId);
+    if (task.status !== "pending_approval") {
+      throw new ConflictError(`task ${taskId} is ${task.status}; only tasks waiting for approval can be approved`);
+    }
+    const applied = await store.transitionTask({
+      taskId,
+      to: "pending",
+      from: ["pending_approval"],
+      fields: {
+        approval_status: "approved",
+        approved_by_id: approver.accountId,
+        approved_at: new Date().toISOString(),
+      },
+    });
+    if (!applied) throw new ConflictError(`task ${taskId} changed status while it was being approved; check it again`);
+
+    scheduler.enqueue([{ ...task, status: "pending" }]);
+    logger.info({ taskId, approverId: approver.accountId }, "task approved");
+    return `Task ${taskId} approved; it waits in the queue until a node has room.`;
+  }
+
+  /** Rejects a task waiting for approval and stores the reason. */
+  async reject(taskId: string, approver: TaskActor, reason: string | null): Promise<string> {
+    const { store, logger } = this.options;
+    const task = await this.get(taskId);
+    if (task.status !== "pending_approval") {
+      throw new ConflictError(`task ${taskId} is ${task.status}; only tasks waiting for approval can be rejected`);
+    }
+    const now = new Date().toISOString();
+    const applied = await store.transitionTask({
+      taskId,
+      to: "rejected",
+      from: ["pending_approval"],
+      fields: {
+        approval_status: "rejected",
+        approved_by_id: approver.accountId,
+        approved_at: now,
+        rejection_reason: reason,
+        completed_at: now,
+      },
+    });
+    if (!applied) throw new ConflictError(`task ${taskId} changed status while it was being rejected; check it again`);
+    logger.info({ taskId, approverId: approver.accountId, reason }, "task rejected");
+    return reason === null ? `Task ${taskId} rejected.` : `Task ${taskId} rejected: ${reason}`;
   }
 
   async get(taskId: string): Promise<TaskRecord> {

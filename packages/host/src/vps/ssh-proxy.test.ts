@@ -1,4 +1,7 @@
-/** The SSH proxy's token check on a real host: with AUTH_ENABLED a missing or wrong token is refused. */
+/**
+ * The SSH proxy's token check on a real host: with AUTH_ENABLED a missing or wrong token is rejected, and
+ * an API token passes only for a VPS that its account may use.
+ */
 
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -8,7 +11,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { createLogger } from "@kohakuriver/common";
+import bcrypt from "bcrypt";
 
+import { hashApiToken, newSecret } from "../auth/credentials.js";
+import { makeTaskRecord } from "../store/task-record.fixture.js";
 import { resolveHostConfig } from "../config.js";
 import { startHost, type HostHandle } from "../host.js";
 
@@ -29,6 +35,8 @@ for (const authEnabled of [true, false]) {
   describe(`SSH proxy with AUTH_ENABLED=${authEnabled}`, () => {
     let dataDir: string;
     let host: HostHandle;
+    const tokens: Record<"user" | "operator", string> = { user: "", operator: "" };
+    const otherUsersVps = "4242";
 
     before(async () => {
       dataDir = mkdtempSync(join(tmpdir(), "kohakuriver-ssh-proxy-"));
@@ -44,6 +52,27 @@ for (const authEnabled of [true, false]) {
         }),
         logger: createLogger({ name: "host", level: "silent" }),
       });
+      const passwordHash = await bcrypt.hash("password-123", 4);
+      for (const role of ["user", "operator"] as const) {
+        const user = await host.store.auth.createUser({
+          username: `${role}-account`,
+          display_name: null,
+          password_hash: passwordHash,
+          is_active: true,
+          role,
+        });
+        tokens[role] = newSecret();
+        await host.store.auth.createToken({
+          user_id: user.id,
+          token_hash: hashApiToken(tokens[role]),
+          name: "test",
+          created_at: new Date().toISOString(),
+        });
+      }
+      // A stopped VPS of nobody in particular: whoever may use it gets past the token check.
+      await host.store.insertTasks([
+        makeTaskRecord({ task_id: otherUsersVps, task_type: "vps", status: "stopped", ssh_key_mode: "generate" }),
+      ]);
     });
 
     after(async () => {
@@ -56,13 +85,28 @@ for (const authEnabled of [true, false]) {
         assert.match(await request(host.sshProxyPort, "REQUEST_TUNNEL 123\n"), /^ERROR a token is required/);
       });
 
-      it("wrong token is refused", async () => {
-        assert.equal(await request(host.sshProxyPort, "REQUEST_TUNNEL 123 not-the-secret\n"), "ERROR invalid token\n");
+      it("wrong or cluster token is rejected", async () => {
+        for (const token of ["not-a-token", host.clusterToken]) {
+          assert.match(
+            await request(host.sshProxyPort, `REQUEST_TUNNEL ${otherUsersVps} ${token}\n`),
+            /^ERROR invalid or revoked API token/,
+          );
+        }
       });
 
-      it("admin and cluster tokens pass", async () => {
-        for (const token of [ADMIN_SECRET, host.clusterToken]) {
-          assert.equal(await request(host.sshProxyPort, `REQUEST_TUNNEL 123 ${token}\n`), "ERROR VPS 123 not found\n");
+      it("other account's VPS is forbidden to a user", async () => {
+        assert.match(
+          await request(host.sshProxyPort, `REQUEST_TUNNEL ${otherUsersVps} ${tokens.user}\n`),
+          /^ERROR task 4242 belongs to another account/,
+        );
+      });
+
+      it("admin secret and operator token pass", async () => {
+        for (const token of [ADMIN_SECRET, tokens.operator]) {
+          assert.equal(
+            await request(host.sshProxyPort, `REQUEST_TUNNEL ${otherUsersVps} ${token}\n`),
+            `ERROR VPS ${otherUsersVps} is stopped, not running\n`,
+          );
         }
       });
     } else {
@@ -72,7 +116,8 @@ for (const authEnabled of [true, false]) {
     }
 
     it("CRLF line end is accepted", async () => {
-      const token = authEnabled ? ` ${ADMIN_SECRET}` : "";
+      // Without AUTH_ENABLED a token is ignored.
+      const token = ` ${ADMIN_SECRET}`;
       assert.equal(await request(host.sshProxyPort, `REQUEST_TUNNEL 77${token}\r\n`), "ERROR VPS 77 not found\n");
     });
 

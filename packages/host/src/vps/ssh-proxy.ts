@@ -9,8 +9,10 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, connect, type Server, type Socket } from "node:net";
 
+import { KohakuRiverError } from "@kohakuriver/api";
 import type { Logger } from "@kohakuriver/common";
 
+import { authorizeTaskUse, type AccessControlOptions } from "../auth/access-control.js";
 import type { ResourceLedger } from "../scheduler/ledger.js";
 import type { Store } from "../store/types.js";
 
@@ -190,19 +192,22 @@ export class SshProxy {
 }
 
 /**
- * Builds the tunnel authorization used until user accounts exist. With AUTH_ENABLED the token must be the
- * ADMIN_SECRET or the cluster token. Without it, any token or none is accepted.
+ * Builds the tunnel authorization. Without AUTH_ENABLED any token or none is accepted. With it, the token
+ * must be the ADMIN_SECRET, or an API token of an account that may use the VPS: its owner, an assignee, or
+ * an operator or admin (the same rule as the VPS's HTTP routes).
  */
-export function sharedSecretAuthorizer(options: {
-  authEnabled: boolean;
-  adminSecret: string;
-  clusterToken: string;
-}): TunnelAuthorizer {
-  return (_taskId, token) => {
-    if (!options.authEnabled) return null;
-    if (token === null) return "a token is required: REQUEST_TUNNEL <task_id> <token>";
-    const allowed = [options.adminSecret, options.clusterToken].filter((secret) => secret !== "");
-    return allowed.some((secret) => sameSecret(secret, token)) ? null : "invalid token";
+export function accountTokenAuthorizer(options: AccessControlOptions): TunnelAuthorizer {
+  return async (taskId, token) => {
+    if (!options.config.AUTH_ENABLED) return null;
+    if (token === null) return "a token is required: REQUEST_TUNNEL <task_id> <token> (an API token)";
+    if (options.config.ADMIN_SECRET !== "" && sameSecret(options.config.ADMIN_SECRET, token)) return null;
+    try {
+      await authorizeTaskUse(options, token, taskId);
+      return null;
+    } catch (error) {
+      if (error instanceof KohakuRiverError) return error.message;
+      throw error;
+    }
   };
 }
 

@@ -52,7 +52,7 @@ export class VpsService {
   constructor(private readonly options: VpsServiceOptions) {}
 
   /** Validates and stores a VPS (generating its key pair when asked), then queues it. */
-  async create(body: ParsedVpsCreate): Promise<VpsCreateResponse> {
+  async create(body: ParsedVpsCreate, ownerId: number | null): Promise<VpsCreateResponse> {
     const { store, scheduler, ledger, config, ids, logger } = this.options;
     if (body.vps_backend !== "docker") {
       throw new InvalidInputError(
@@ -110,7 +110,7 @@ export class VpsService {
       required_memory_bytes: memory,
       target_node: target?.hostname ?? null,
       target_numa_node_id: numaNodeId,
-      owner_id: null,
+      owner_id: ownerId,
       approval_status: null,
       approved_by_id: null,
       approved_at: null,

@@ -4,7 +4,8 @@
  */
 
 export const HOST_CONFIG_COMMENTS: Record<string, string> = {
-  HOST_BIND_IP: "Address the API and the SSH proxy listen on; 0.0.0.0 means every interface.",
+  HOST_BIND_IP:
+    "Address the API and the SSH proxy listen on; 0.0.0.0 means every interface. Anything but loopback needs AUTH_ENABLED = true, or 'kohakuriver host --insecure'.",
   HOST_PORT: "TCP port of the REST API and WebSockets.",
   HOST_SSH_PROXY_PORT: "TCP port of the SSH proxy that forwards to VPS sessions.",
   HOST_REACHABLE_ADDRESS: "Address runners use to reach this host; also the host's VXLAN endpoint.",
@@ -36,7 +37,7 @@ export const HOST_CONFIG_COMMENTS: Record<string, string> = {
   ADMIN_SECRET: "Value of the X-Admin-Token header that grants admin rights; empty disables it.",
   ADMIN_REGISTER_SECRET: "Invitation token that registers a new admin user; empty disables it.",
   SESSION_EXPIRE_HOURS: "Hours a login session stays valid.",
-  INVITATION_EXPIRE_HOURS: "Hours an invitation stays valid.",
+  INVITATION_EXPIRE_HOURS: "Hours an invitation stays valid when its creator gives no expires_hours.",
   CLUSTER_TOKEN_FILE: "File holding the token runners present to the host; empty means cluster-token beside DB_FILE.",
 };
 

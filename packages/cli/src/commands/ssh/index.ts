@@ -72,7 +72,10 @@ export function registerSshCommands(program: Command, runtime: CliRuntime): void
     .option("-i, --key <file>", "private key file (default: ~/.ssh/id-kohakuriver-{id} when it exists)")
     .option("-u, --user <user>", "user to log in as", "root")
     .option("--proxy-port <port>", "SSH proxy port (env KOHAKURIVER_SSH_PROXY_PORT, default 8002)")
-    .option("--token <token>", "token for a host with AUTH_ENABLED (env KOHAKURIVER_TOKEN)")
+    .option(
+      "--token <token>",
+      "API token for a host with AUTH_ENABLED (default: KOHAKURIVER_TOKEN or the one from auth login)",
+    )
     .argument("[command...]", "command to run instead of a login shell (after --)")
     .action(
       async (
@@ -90,7 +93,10 @@ export function registerSshCommands(program: Command, runtime: CliRuntime): void
     .summary("relay stdin and stdout to a VPS's sshd through the host's SSH proxy (for ssh's ProxyCommand)")
     .argument("<id>", "VPS task id")
     .option("--proxy-port <port>", "SSH proxy port (env KOHAKURIVER_SSH_PROXY_PORT, default 8002)")
-    .option("--token <token>", "token for a host with AUTH_ENABLED (env KOHAKURIVER_TOKEN)")
+    .option(
+      "--token <token>",
+      "API token for a host with AUTH_ENABLED (default: KOHAKURIVER_TOKEN or the one from auth login)",
+    )
     .action(async (taskId: string, options: ProxyOptions, command: Command) => {
       const settings = resolveProxySettings(command, runtime, options);
       const { socket, early } = await openTunnel(settings, checkTaskId(taskId));

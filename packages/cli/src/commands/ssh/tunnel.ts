@@ -7,7 +7,7 @@ import { join } from "node:path";
 
 import type { Command } from "commander";
 
-import { parsePort, resolveHostSettings, type CliRuntime, type GlobalOptions } from "../../context.js";
+import { parsePort, resolveHostSettings, resolveToken, type CliRuntime, type GlobalOptions } from "../../context.js";
 import { CliError } from "../../errors.js";
 
 export const DEFAULT_SSH_PROXY_PORT = 8002;
@@ -17,7 +17,10 @@ export interface ProxySettings {
   host: string;
   apiPort: number;
   proxyPort: number;
-  /** Sent after the task id when set; needed when the host has AUTH_ENABLED. */
+  /**
+   * API token sent after the task id, needed when the host has AUTH_ENABLED: --token, KOHAKURIVER_TOKEN, or
+   * the one `auth login` stored for this host.
+   */
   token: string | null;
 }
 
@@ -33,7 +36,7 @@ export function resolveProxySettings(
   let proxyPort = DEFAULT_SSH_PROXY_PORT;
   if (options.proxyPort !== undefined) proxyPort = parsePort(options.proxyPort, "--proxy-port");
   else if (fromEnv !== undefined && fromEnv !== "") proxyPort = parsePort(fromEnv, "KOHAKURIVER_SSH_PROXY_PORT");
-  const token = options.token ?? env.KOHAKURIVER_TOKEN?.trim() ?? "";
+  const token = options.token ?? resolveToken(env, hostSettings.url) ?? "";
   return { host: hostSettings.host, apiPort: hostSettings.port, proxyPort, token: token === "" ? null : token };
 }
 

@@ -88,6 +88,7 @@ export function taskDetails(task: TaskResponse, colors: Colors, now = Date.now()
   pairs.push(["Memory", task.required_memory_bytes === null ? "no limit" : formatBytes(task.required_memory_bytes)]);
   pairs.push(["GPUs", formatGpus(task)]);
   if (task.owner_username !== null) pairs.push(["Owner", task.owner_username]);
+  if (task.approval_status !== null) pairs.push(["Approval", formatApproval(task)]);
 
   pairs.push(["Exit code", task.exit_code === null ? "-" : String(task.exit_code)]);
   if (task.error_message !== null && task.error_message !== "") pairs.push(["Error", task.error_message]);
@@ -101,6 +102,15 @@ export function taskDetails(task: TaskResponse, colors: Colors, now = Date.now()
   }
   pairs.push(["Logs", `kohakuriver task logs ${task.task_id}`]);
   return pairs;
+}
+
+/** Formats the approval state: `approved by bob`, `rejected by bob: reason` or `pending`. */
+function formatApproval(task: TaskResponse): string {
+  const approver = task.approved_by_username ?? (task.approved_by_id === null ? null : `user ${task.approved_by_id}`);
+  let text = task.approval_status ?? "-";
+  if (approver !== null && task.approval_status !== "pending") text += ` by ${approver}`;
+  if (task.rejection_reason !== null && task.rejection_reason !== "") text += `: ${task.rejection_reason}`;
+  return text;
 }
 
 /** Formats one line summarizing a finished task: `task 123 failed (exit code 2): message`. */

@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 
 import type { CliRuntime } from "../../context.js";
+import { registerTaskApproval } from "./approval.js";
 import { registerTaskControl } from "./control.js";
 import { registerTaskList } from "./list.js";
 import { registerTaskLogs } from "./logs.js";
@@ -22,4 +23,5 @@ export function registerTaskCommands(program: Command, runtime: CliRuntime): voi
   registerTaskLogs(task, runtime);
   registerTaskControl(task, runtime);
   registerTaskWatch(task, runtime);
+  registerTaskApproval(task, runtime);
 }

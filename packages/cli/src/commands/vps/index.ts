@@ -218,7 +218,10 @@ export function registerVpsCommands(program: Command, runtime: CliRuntime): void
     .argument("<id>", "VPS task id")
     .option("-i, --key <file>", "private key file (default: ~/.ssh/id-kohakuriver-{id} when it exists)")
     .option("--proxy-port <port>", "SSH proxy port (env KOHAKURIVER_SSH_PROXY_PORT, default 8002)")
-    .option("--token <token>", "token for a host with AUTH_ENABLED (env KOHAKURIVER_TOKEN)")
+    .option(
+      "--token <token>",
+      "API token for a host with AUTH_ENABLED (default: KOHAKURIVER_TOKEN or the one from auth login)",
+    )
     .action(async (taskId: string, options: { key?: string; proxyPort?: string; token?: string }, command: Command) => {
       runtime.exitCode = await runSshClient(runtime, command, checkTaskId(taskId), [], options);
     });

@@ -1,4 +1,7 @@
-/** Routes that runners call: registration, heartbeats and task status reports. All need the cluster token. */
+/**
+ * Routes that runners call: registration, heartbeats and task status reports. All need the cluster token,
+ * which the access-control hook checks (their policy is `cluster`).
+ */
 
 import {
   ErrorBodySchema,
@@ -9,7 +12,6 @@ import {
   TaskStatusUpdateResponseSchema,
   TaskStatusUpdateSchema,
 } from "@kohakuriver/api";
-import { requireClusterToken } from "@kohakuriver/common";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 
@@ -25,9 +27,6 @@ export interface RunnerFacingRoutesOptions {
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema };
 
 export const runnerFacingRoutes: FastifyPluginAsyncZod<RunnerFacingRoutesOptions> = async (app, options) => {
-  // onRequest, not preHandler: a caller without the token gets a 401 before its body is parsed or validated.
-  app.addHook("onRequest", requireClusterToken(options.clusterToken));
-
   app.post(
     "/api/register",
     {

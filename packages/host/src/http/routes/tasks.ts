@@ -1,7 +1,9 @@
 /** User-facing task routes: submit, status, list, logs, kill, pause and resume. */
 
 import {
+  ForbiddenError,
   InvalidInputError,
+  isRoleAtLeast,
   LogQuerySchema,
   MessageSchema,
   SubmitResponseSchema,
@@ -11,24 +13,27 @@ import {
   TaskListResponseSchema,
   TaskResponseSchema,
   TaskSubmissionSchema,
-  ErrorBodySchema,
+  type TaskResponse,
+  type TaskStatus,
 } from "@kohakuriver/api";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 
+import type { AuditLog } from "../../auth/audit-log.js";
+import { taskActorOf } from "../../auth/principal.js";
 import type { Store } from "../../store/types.js";
 import { readLog } from "../../tasks/log-reader.js";
 import type { TaskService } from "../../tasks/task-service.js";
-import { toTaskResponse } from "../../tasks/task-view.js";
+import { toTaskResponse, toTaskResponses } from "../../tasks/task-view.js";
+import { ERROR_RESPONSES } from "./error-responses.js";
 
 export interface TaskRoutesOptions {
   tasks: TaskService;
   store: Store;
+  audit: AuditLog;
 }
 
-const errors = { 400: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema, 503: ErrorBodySchema };
-
-export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, { tasks, store }) => {
+export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, { tasks, store, audit }) => {
   app.post(
     "/api/submit",
     {
@@ -36,14 +41,34 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
         tags: ["tasks"],
         summary: "Submit a command task (one per target; several targets make a batch)",
         body: TaskSubmissionSchema,
-        response: { 202: SubmitResponseSchema, ...errors },
+        response: { 202: SubmitResponseSchema, ...ERROR_RESPONSES },
       },
     },
     async (request, reply) => {
-      const records = await tasks.submit(request.body);
+      const { principal } = request;
+      const body = request.body;
+      if (!isRoleAtLeast(principal.role, "admin")) {
+        if (body.privileged === true) {
+          throw new ForbiddenError("privileged: privileged containers need the admin role; drop the option");
+        }
+        if ((body.additional_mounts?.length ?? 0) > 0) {
+          throw new ForbiddenError("additional_mounts: extra host mounts need the admin role; drop the option");
+        }
+      }
+
+      const actor = taskActorOf(principal);
+      const records = await tasks.submit(body, actor);
       const ids = records.map((record) => record.task_id);
+      await audit.record(request, {
+        action: "task.submit",
+        target: `task:${ids[0]}`,
+        detail: { task_ids: ids, command: body.command.slice(0, 200), needs_approval: actor.needsApproval },
+      });
+      const waiting = actor.needsApproval ? " It waits for an operator's approval." : "";
       return reply.status(202).send({
-        message: ids.length === 1 ? `Task ${ids[0]} submitted.` : `${ids.length} tasks submitted as batch ${ids[0]}.`,
+        message:
+          (ids.length === 1 ? `Task ${ids[0]} submitted.` : `${ids.length} tasks submitted as batch ${ids[0]}.`) +
+          waiting,
         task_ids: ids,
         batch_id: records[0]?.batch_id ?? ids[0] ?? "",
       });
@@ -57,10 +82,10 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
         tags: ["tasks"],
         summary: "Get one task",
         params: TaskIdParamsSchema,
-        response: { 200: TaskResponseSchema, ...errors },
+        response: { 200: TaskResponseSchema, ...ERROR_RESPONSES },
       },
     },
-    async (request) => toTaskResponse(await tasks.get(request.params.task_id)),
+    async (request) => toTaskResponse(store, await tasks.get(request.params.task_id)),
   );
 
   app.get(
@@ -70,20 +95,27 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
         tags: ["tasks"],
         summary: "List command tasks, newest first",
         querystring: TaskListQuerySchema,
-        response: { 200: TaskListResponseSchema, ...errors },
+        response: { 200: TaskListResponseSchema, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => listCommandTasks(store, request.query),
+  );
+
+  app.get(
+    "/api/tasks/my",
+    {
+      schema: {
+        tags: ["tasks"],
+        summary: "List the caller's command tasks, newest first",
+        querystring: TaskListQuerySchema,
+        response: { 200: TaskListResponseSchema, ...ERROR_RESPONSES },
       },
     },
     async (request) => {
-      const { status, node, limit, offset } = request.query;
-      const records = await store.listTasks({
-        taskType: "command",
-        ...(status === undefined ? {} : { statuses: [status] }),
-        ...(node === undefined ? {} : { node }),
-        limit,
-        offset,
-        order: "newest",
-      });
-      return records.map(toTaskResponse);
+      const ownerId = taskActorOf(request.principal).accountId;
+      // Without an account (authentication disabled) no task has an owner, so the list is empty.
+      if (ownerId === null) return [];
+      return listCommandTasks(store, request.query, ownerId);
     },
   );
 
@@ -98,7 +130,7 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
             "from ?offset=N on. X-Log-End-Offset gives the offset to ask for next and X-Log-Size the file size.",
           params: TaskIdParamsSchema,
           querystring: LogQuerySchema,
-          response: { 200: z.string(), ...errors },
+          response: { 200: z.string(), ...ERROR_RESPONSES },
         },
       },
       async (request, reply) => {
@@ -123,10 +155,14 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
         tags: ["tasks"],
         summary: "Kill a task",
         params: TaskIdParamsSchema,
-        response: { 202: MessageSchema, ...errors },
+        response: { 202: MessageSchema, ...ERROR_RESPONSES },
       },
     },
-    async (request, reply) => reply.status(202).send({ message: await tasks.kill(request.params.task_id) }),
+    async (request, reply) => {
+      const message = await tasks.kill(request.params.task_id);
+      await audit.record(request, { action: "task.kill", target: `task:${request.params.task_id}` });
+      return reply.status(202).send({ message });
+    },
   );
 
   app.post(
@@ -136,9 +172,32 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
         tags: ["tasks"],
         summary: "Pause a running task or resume a paused one",
         params: TaskControlParamsSchema,
-        response: { 200: MessageSchema, ...errors },
+        response: { 200: MessageSchema, ...ERROR_RESPONSES },
       },
     },
-    async (request) => ({ message: await tasks.control(request.params.task_id, request.params.command) }),
+    async (request) => {
+      const { task_id: taskId, command } = request.params;
+      const message = await tasks.control(taskId, command);
+      await audit.record(request, { action: `task.${command}`, target: `task:${taskId}` });
+      return { message };
+    },
   );
 };
+
+async function listCommandTasks(
+  store: Store,
+  query: { status?: TaskStatus | undefined; node?: string | undefined; limit: number; offset: number },
+  ownerId?: number,
+): Promise<TaskResponse[]> {
+  const { status, node, limit, offset } = query;
+  const records = await store.listTasks({
+    taskType: "command",
+    ...(ownerId === undefined ? {} : { ownerId }),
+    ...(status === undefined ? {} : { statuses: [status] }),
+    ...(node === undefined ? {} : { node }),
+    limit,
+    offset,
+    order: "newest",
+  });
+  return toTaskResponses(store, records);
+}

@@ -2,6 +2,8 @@
 
 import {
   ErrorBodySchema,
+  ForbiddenError,
+  isRoleAtLeast,
   MessageSchema,
   SnapshotCreateQuerySchema,
   SnapshotListSchema,
@@ -17,15 +19,20 @@ import type { FastifyReply } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 
+import { ownerIdOf } from "../../auth/principal.js";
+import type { AuditLog } from "../../auth/audit-log.js";
 import type { TaskRecord } from "../../store/types.js";
 import type { ProxiedResponse, VpsService } from "../../vps/vps-service.js";
 
 export interface VpsRoutesOptions {
   vps: VpsService;
+  audit: AuditLog;
 }
 
 const errors = {
   400: ErrorBodySchema,
+  401: ErrorBodySchema,
+  403: ErrorBodySchema,
   404: ErrorBodySchema,
   409: ErrorBodySchema,
   502: ErrorBodySchema,
@@ -77,7 +84,7 @@ function relay(reply: FastifyReply, response: ProxiedResponse): FastifyReply {
   return reply.status(200).send(response.body);
 }
 
-export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { vps }) => {
+export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { vps, audit }) => {
   app.post(
     "/api/vps/create",
     {
@@ -89,7 +96,25 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 200: VpsCreateResponseSchema, ...errors },
       },
     },
-    async (request) => vps.create(request.body),
+    async (request) => {
+      const { principal } = request;
+      const body = request.body;
+      if (!isRoleAtLeast(principal.role, "admin")) {
+        if (body.privileged === true) {
+          throw new ForbiddenError("privileged: privileged containers need the admin role; drop the option");
+        }
+        if ((body.additional_mounts?.length ?? 0) > 0) {
+          throw new ForbiddenError("additional_mounts: extra host mounts need the admin role; drop the option");
+        }
+      }
+      const created = await vps.create(body, ownerIdOf(principal));
+      await audit.record(request, {
+        action: "vps.create",
+        target: `task:${created.task_id}`,
+        detail: { ssh_key_mode: created.ssh_key_mode, image: body.registry_image ?? body.container_name },
+      });
+      return created;
+    },
   );
 
   app.get(
@@ -139,7 +164,11 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 202: MessageSchema, ...errors },
       },
     },
-    async (request, reply) => reply.status(202).send({ message: await vps.stop(request.params.task_id) }),
+    async (request, reply) => {
+      const message = await vps.stop(request.params.task_id);
+      await audit.record(request, { action: "vps.stop", target: `task:${request.params.task_id}` });
+      return reply.status(202).send({ message });
+    },
   );
 
   app.post(
@@ -156,7 +185,13 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
     },
     async (request, reply) => {
       const snapshot = request.query.snapshot === undefined ? null : Number(request.query.snapshot);
-      return reply.status(202).send({ message: await vps.restart(request.params.task_id, snapshot) });
+      const message = await vps.restart(request.params.task_id, snapshot);
+      await audit.record(request, {
+        action: "vps.restart",
+        target: `task:${request.params.task_id}`,
+        detail: { snapshot },
+      });
+      return reply.status(202).send({ message });
     },
   );
 
