@@ -46,6 +46,7 @@ describe("auth commands", () => {
     const config = resolveHostConfig({
       HOST_BIND_IP: "127.0.0.1",
       HOST_PORT: 0,
+      HOST_SSH_PROXY_PORT: 0,
       DB_FILE: join(dataDir, "kohakuriver.db"),
       SHARED_DIR: join(dataDir, "shared"),
       AUTH_ENABLED: true,
@@ -197,6 +198,7 @@ describe("host command exposure", () => {
         [
           'HOST_BIND_IP = "0.0.0.0"',
           "HOST_PORT = 0",
+          "HOST_SSH_PROXY_PORT = 0",
           `DB_FILE = "${join(scratch, "kohakuriver.db")}"`,
           `SHARED_DIR = "${join(scratch, "shared")}"`,
         ].join("\n"),

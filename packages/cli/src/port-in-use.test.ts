@@ -46,6 +46,7 @@ describe("port in use", () => {
         KOHAKURIVER_HOME: join(dataDir, "home"),
         KOHAKURIVER_HOST_BIND_IP: "127.0.0.1",
         KOHAKURIVER_HOST_PORT: String(port),
+        KOHAKURIVER_HOST_SSH_PROXY_PORT: "0",
         KOHAKURIVER_DB_FILE: join(dataDir, "host", "kohakuriver.db"),
         KOHAKURIVER_SHARED_DIR: join(dataDir, "host", "shared"),
         KOHAKURIVER_LOG_LEVEL: "silent",

@@ -168,6 +168,8 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       logger: rootLogger,
     });
     undo.push(() => app.close());
+    await app.listen({ host: config.HOST_BIND_IP, port: config.HOST_PORT });
+    const port = (app.server.address() as AddressInfo).port;
     const sshProxy = new SshProxy({
       store,
       ledger,
@@ -181,8 +183,6 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
     });
     const sshProxyPort = await sshProxy.listen(config.HOST_BIND_IP, config.HOST_SSH_PROXY_PORT);
     undo.push(() => sshProxy.close());
-    await app.listen({ host: config.HOST_BIND_IP, port: config.HOST_PORT });
-    const port = (app.server.address() as AddressInfo).port;
     const urlHost = config.HOST_BIND_IP === "0.0.0.0" ? "127.0.0.1" : config.HOST_BIND_IP;
     const url = `http://${urlHost.includes(":") ? `[${urlHost}]` : urlHost}:${port}`;
 

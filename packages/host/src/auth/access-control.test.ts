@@ -92,6 +92,7 @@ describe("access control with authentication enabled", () => {
     const config = resolveHostConfig({
       HOST_BIND_IP: "127.0.0.1",
       HOST_PORT: 0,
+      HOST_SSH_PROXY_PORT: 0,
       DB_FILE: join(dir, "kohakuriver.db"),
       SHARED_DIR: join(dir, "shared"),
       AUTH_ENABLED: true,
@@ -253,6 +254,7 @@ describe("access control with authentication disabled", () => {
     const config = resolveHostConfig({
       HOST_BIND_IP: "127.0.0.1",
       HOST_PORT: 0,
+      HOST_SSH_PROXY_PORT: 0,
       DB_FILE: join(dir, "kohakuriver.db"),
       SHARED_DIR: join(dir, "shared"),
     });

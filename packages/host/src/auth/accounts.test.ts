@@ -67,6 +67,7 @@ describe("accounts", () => {
     const config = resolveHostConfig({
       HOST_BIND_IP: "127.0.0.1",
       HOST_PORT: 0,
+      HOST_SSH_PROXY_PORT: 0,
       DB_FILE: join(dir, "kohakuriver.db"),
       SHARED_DIR: join(dir, "shared"),
       AUTH_ENABLED: true,
@@ -398,6 +399,7 @@ describe("host exposure check", () => {
       const config = resolveHostConfig({
         HOST_BIND_IP: "0.0.0.0",
         HOST_PORT: 0,
+        HOST_SSH_PROXY_PORT: 0,
         DB_FILE: join(scratch, "kohakuriver.db"),
         SHARED_DIR: join(scratch, "shared"),
       });

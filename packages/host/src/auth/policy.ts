@@ -86,6 +86,7 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   "POST /api/vps/create": role("operator"),
   "GET /api/vps": role("viewer"),
   "GET /api/vps/status": role("viewer"),
+  "GET /api/vps/my": role("user"),
   "GET /api/vps/status/:task_id": role("viewer"),
   "POST /api/vps/stop/:task_id": TASK_OWNER_OR_OPERATOR,
   "POST /api/vps/restart/:task_id": TASK_OWNER_OR_OPERATOR,

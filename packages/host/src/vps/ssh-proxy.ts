@@ -41,11 +41,19 @@ export class SshProxy {
     this.server = createServer((socket) => this.handle(socket));
   }
 
+  /** Starts listening; an error (EADDRINUSE, say) names HOST_SSH_PROXY_PORT and keeps the system error code. */
   async listen(host: string, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
+      const onError = (error: NodeJS.ErrnoException): void => {
+        const named = new Error(
+          `SSH proxy cannot listen on ${host}:${port} (HOST_SSH_PROXY_PORT): ${error.message}`,
+        ) as NodeJS.ErrnoException;
+        if (error.code !== undefined) named.code = error.code;
+        reject(named);
+      };
+      this.server.once("error", onError);
       this.server.listen(port, host, () => {
-        this.server.off("error", reject);
+        this.server.off("error", onError);
         resolve();
       });
     });

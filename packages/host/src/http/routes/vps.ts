@@ -21,12 +21,13 @@ import { z } from "zod";
 
 import { ownerIdOf } from "../../auth/principal.js";
 import type { AuditLog } from "../../auth/audit-log.js";
-import type { TaskRecord } from "../../store/types.js";
+import type { Store, TaskRecord } from "../../store/types.js";
 import type { ProxiedResponse, VpsService } from "../../vps/vps-service.js";
 
 export interface VpsRoutesOptions {
   vps: VpsService;
   audit: AuditLog;
+  store: Store;
 }
 
 const errors = {
@@ -44,13 +45,35 @@ const SNAPSHOT_LIST_TIMEOUT_MS = 30_000;
 const SNAPSHOT_CREATE_TIMEOUT_MS = 300_000;
 const SNAPSHOT_DELETE_TIMEOUT_MS = 120_000;
 
-function toVpsResponse(task: TaskRecord): VpsResponse {
+/** Returns VPS sessions as the API returns them, with owner names and assignees looked up. */
+async function toVpsResponses(store: Store, tasks: readonly TaskRecord[]): Promise<VpsResponse[]> {
+  const usernames = new Map<number, string | null>();
+  const responses: VpsResponse[] = [];
+  for (const task of tasks) {
+    if (task.owner_id !== null && !usernames.has(task.owner_id)) {
+      usernames.set(task.owner_id, (await store.auth.getUser(task.owner_id))?.username ?? null);
+    }
+    const assignees = (await store.auth.listVpsAssignments(task.task_id)).map((assignment) => ({
+      id: assignment.user_id,
+      username: assignment.username,
+    }));
+    const ownerUsername = task.owner_id === null ? null : (usernames.get(task.owner_id) ?? null);
+    responses.push(toVpsResponse(task, ownerUsername, assignees));
+  }
+  return responses;
+}
+
+function toVpsResponse(
+  task: TaskRecord,
+  ownerUsername: string | null,
+  assignees: VpsResponse["assignees"],
+): VpsResponse {
   return {
     task_id: task.task_id,
     name: task.name,
     owner_id: task.owner_id,
-    owner_username: null,
-    assignees: [],
+    owner_username: ownerUsername,
+    assignees,
     required_cores: task.required_cores,
     required_gpus: task.required_gpus,
     required_memory_bytes: task.required_memory_bytes,
@@ -84,7 +107,7 @@ function relay(reply: FastifyReply, response: ProxiedResponse): FastifyReply {
   return reply.status(200).send(response.body);
 }
 
-export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { vps, audit }) => {
+export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { vps, audit, store }) => {
   app.post(
     "/api/vps/create",
     {
@@ -126,7 +149,27 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 200: z.array(VpsResponseSchema), ...errors },
       },
     },
-    async () => (await vps.list(false)).map(toVpsResponse),
+    async () => toVpsResponses(store, await vps.list(false)),
+  );
+
+  app.get(
+    "/api/vps/my",
+    {
+      schema: {
+        tags: ["vps"],
+        summary: "List the VPS sessions the caller owns or is assigned to, newest first",
+        response: { 200: z.array(VpsResponseSchema), ...errors },
+      },
+    },
+    async (request) => {
+      const callerId = ownerIdOf(request.principal);
+      if (callerId === null) return [];
+      const mine: TaskRecord[] = [];
+      for (const task of await vps.list(false)) {
+        if (task.owner_id === callerId || (await store.auth.isAssignedToVps(task.task_id, callerId))) mine.push(task);
+      }
+      return toVpsResponses(store, mine);
+    },
   );
 
   app.get(
@@ -138,7 +181,7 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 200: z.array(VpsResponseSchema), ...errors },
       },
     },
-    async () => (await vps.list(true)).map(toVpsResponse),
+    async () => toVpsResponses(store, await vps.list(true)),
   );
 
   app.get(
@@ -151,7 +194,7 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 200: VpsResponseSchema, ...errors },
       },
     },
-    async (request) => toVpsResponse(await vps.get(request.params.task_id)),
+    async (request) => (await toVpsResponses(store, [await vps.get(request.params.task_id)]))[0] as VpsResponse,
   );
 
   app.post(
