@@ -7,4 +7,5 @@ export * from "./schemas/common.js";
 export * from "./schemas/task.js";
 export * from "./schemas/node.js";
 export * from "./schemas/runner.js";
+export * from "./schemas/docker.js";
 export * from "./naming.js";

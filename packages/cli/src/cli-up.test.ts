@@ -34,6 +34,7 @@ describe("kohakuriver up", { skip }, () => {
     up = startCaptured(["up", "--data-dir", dataDir, "--port", "0", "--runner-port", "0", "--name", nodeName], {
       env: {
         KOHAKURIVER_LOG_LEVEL: "warning",
+        KOHAKURIVER_DEFAULT_CONTAINER_BOOTSTRAP: "false",
         KOHAKURIVER_DOCKER_NETWORK_NAME: networkName,
         KOHAKURIVER_DOCKER_NETWORK_SUBNET: `${subnetPrefix}.0/24`,
         KOHAKURIVER_DOCKER_NETWORK_GATEWAY: `${subnetPrefix}.1`,

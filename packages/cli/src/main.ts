@@ -6,6 +6,7 @@
 import { Command } from "commander";
 
 import { registerConfigCommands } from "./commands/config/index.js";
+import { registerDockerCommands } from "./commands/docker/index.js";
 import { registerDown } from "./commands/down.js";
 import { registerHost } from "./commands/host.js";
 import { registerInitCommands } from "./commands/init/index.js";
@@ -85,6 +86,7 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerDown(program, runtime);
   registerTaskCommands(program, runtime);
   registerNodeCommands(program, runtime);
+  registerDockerCommands(program, runtime);
   registerHost(program, runtime);
   registerRunner(program, runtime);
   registerInitCommands(program, runtime);

@@ -8,10 +8,14 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
 import { createLogger, type Logger } from "@kohakuriver/common";
+import Docker from "dockerode";
 
-import { clusterTokenFile, type HostConfig } from "./config.js";
+import { clusterTokenFile, containerDir, type HostConfig } from "./config.js";
 import { loadOrCreateClusterToken } from "./cluster-token.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
+import { bootstrapDefaultEnvironment } from "./environments/default-environment.js";
+import { EnvironmentService } from "./environments/environment-service.js";
+import { TarballDirectory } from "./environments/tarball-directory.js";
 import { RunnerClient } from "./dispatch/runner-client.js";
 import { buildHostServer } from "./http/server.js";
 import { NodeRegistry } from "./nodes/node-registry.js";
@@ -109,7 +113,26 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
     await restoreActiveTasks(store, ledger, scheduler, dispatcher);
     const health = new HealthHistory(() => nodes.list());
 
-    const app = await buildHostServer({ tasks, store, nodes, ledger, health, clusterToken, logger: rootLogger });
+    const environments = new EnvironmentService({
+      docker: new Docker({ socketPath: config.DOCKER_SOCKET }),
+      tarballs: new TarballDirectory(containerDir(config)),
+      cpuFraction: config.ENV_CONTAINER_CPU_LIMIT,
+      memoryFraction: config.ENV_CONTAINER_MEM_LIMIT,
+      keepCount: config.TARBALL_KEEP_COUNT,
+      logger: rootLogger.child({ component: "environments" }),
+    });
+
+    const app = await buildHostServer({
+      tasks,
+      store,
+      nodes,
+      ledger,
+      health,
+      clusterToken,
+      environments,
+      runners,
+      logger: rootLogger,
+    });
     undo.push(() => app.close());
     await app.listen({ host: config.HOST_BIND_IP, port: config.HOST_PORT });
     const port = (app.server.address() as AddressInfo).port;
@@ -118,6 +141,15 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
 
     nodes.start();
     health.start();
+    if (config.DEFAULT_CONTAINER_BOOTSTRAP) {
+      // In the background: pulling or saving an image can take minutes, and the API is usable meanwhile.
+      void bootstrapDefaultEnvironment({
+        environments,
+        environment: config.DEFAULT_CONTAINER_NAME,
+        initialImage: config.INITIAL_BASE_IMAGE,
+        logger: rootLogger.child({ component: "environments" }),
+      });
+    }
     logger.info({ url, bind: config.HOST_BIND_IP, port, store: store.dialect }, "host started");
     if (!isLoopback(config.HOST_BIND_IP)) {
       // TODO: user accounts and API tokens; until then the user-facing API is open to the network.

@@ -597,6 +597,7 @@ describe("host API under hostile input", () => {
     config = resolveHostConfig({
       HOST_BIND_IP: "127.0.0.1",
       HOST_PORT: 0,
+      DEFAULT_CONTAINER_BOOTSTRAP: false,
       DB_FILE: join(dataDir, "kohakuriver.db"),
       SHARED_DIR: join(dataDir, "shared"),
       // No heartbeats arrive during the test, and the node must stay online throughout.

@@ -7,11 +7,15 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 
 import { HOST_VERSION } from "../version.js";
+import { environmentRoutes, type EnvironmentRoutesOptions } from "./routes/environments.js";
 import { nodeRoutes, type NodeRoutesOptions } from "./routes/nodes.js";
 import { runnerFacingRoutes, type RunnerFacingRoutesOptions } from "./routes/runner-facing.js";
 import { taskRoutes, type TaskRoutesOptions } from "./routes/tasks.js";
 
-export type HostServerOptions = TaskRoutesOptions & NodeRoutesOptions & RunnerFacingRoutesOptions & { logger: Logger };
+export type HostServerOptions = TaskRoutesOptions &
+  NodeRoutesOptions &
+  RunnerFacingRoutesOptions &
+  EnvironmentRoutesOptions & { logger: Logger };
 
 export async function buildHostServer(options: HostServerOptions): Promise<FastifyInstance> {
   const app = Fastify({ ...serverOptions(options.logger), routerOptions: { maxParamLength: 300 } });
@@ -30,6 +34,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<Fasti
         { name: "tasks", description: "Command tasks" },
         { name: "nodes", description: "Nodes and their health" },
         { name: "runners", description: "Called by runners with the cluster token" },
+        { name: "environments", description: "Environment containers, tarballs and node images" },
       ],
     },
     transform: jsonSchemaTransform,
@@ -39,6 +44,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<Fasti
   await app.register(taskRoutes, options);
   await app.register(nodeRoutes, options);
   await app.register(runnerFacingRoutes, options);
+  await app.register(environmentRoutes, options);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/api/version", { schema: { hide: true } }, async () => ({ version: HOST_VERSION }));

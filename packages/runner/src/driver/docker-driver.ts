@@ -9,11 +9,16 @@ import Docker from "dockerode";
 import { completeContainerLogs, copyContainerLogs } from "./docker-logs.js";
 import { buildCreateOptions, toContainerState } from "./docker-spec.js";
 import { engineMessageOf, isUnreachable, statusCodeOf, wrapEngineError } from "./docker-errors.js";
+import { readEngineJsonStream } from "./docker-stream.js";
 import {
   ContainerExistsError,
   ContainerNotFoundError,
+  ImageLoadError,
   ImageNotFoundError,
+  ImagePullError,
   type ContainerState,
+  type ImageInfo,
+  type PullProgress,
   type LogFiles,
   type TaskContainerSpec,
   type WorkloadDriver,
@@ -89,6 +94,80 @@ export class DockerDriver implements WorkloadDriver {
       }
       throw wrapEngineError(error, `inspect image ${image}`, this.socketPath);
     }
+  }
+
+  async inspectImage(image: string): Promise<ImageInfo | null> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return {
+        id: info.Id,
+        tags: info.RepoTags ?? [],
+        created: info.Created,
+        labels: info.Config?.Labels ?? {},
+        sizeBytes: info.Size,
+      };
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return null;
+      throw wrapEngineError(error, `inspect image ${image}`, this.socketPath);
+    }
+  }
+
+  async listImages(): Promise<ImageInfo[]> {
+    const images = await this.call("list images", () => this.docker.listImages());
+    return images.map((image) => ({
+      id: image.Id,
+      tags: (image.RepoTags ?? []).filter((tag) => tag !== "<none>:<none>"),
+      created: new Date(image.Created * 1000).toISOString(),
+      labels: image.Labels ?? {},
+      sizeBytes: image.Size,
+    }));
+  }
+
+  async loadImage(tarball: NodeJS.ReadableStream): Promise<string[]> {
+    let response: NodeJS.ReadableStream;
+    try {
+      response = (await this.docker.loadImage(tarball, { quiet: true })) as NodeJS.ReadableStream;
+    } catch (error) {
+      if (isUnreachable(error)) throw wrapEngineError(error, "load an image", this.socketPath);
+      throw new ImageLoadError(engineMessageOf(error));
+    }
+
+    const loaded: string[] = [];
+    const { error } = await readEngineJsonStream(response, (event) => {
+      const text = typeof event.stream === "string" ? event.stream : "";
+      const match = /Loaded image(?: ID)?: (\S+)/.exec(text);
+      if (match?.[1] !== undefined) loaded.push(match[1]);
+    });
+    if (error !== null) throw new ImageLoadError(error);
+    this.logger?.debug({ images: loaded }, "image loaded");
+    return loaded;
+  }
+
+  async pullImage(image: string, onProgress?: (progress: PullProgress) => void): Promise<void> {
+    let response: NodeJS.ReadableStream;
+    try {
+      response = (await this.docker.pull(image)) as NodeJS.ReadableStream;
+    } catch (error) {
+      if (isUnreachable(error)) throw wrapEngineError(error, `pull image ${image}`, this.socketPath);
+      throw new ImagePullError(image, engineMessageOf(error));
+    }
+
+    const layers = new Map<string, { current: number; total: number }>();
+    const { error } = await readEngineJsonStream(response, (event) => {
+      const detail = event.progressDetail as { current?: number; total?: number } | undefined;
+      if (typeof event.id === "string" && detail?.total !== undefined) {
+        layers.set(event.id, { current: detail.current ?? 0, total: detail.total });
+      }
+      let downloadedBytes = 0;
+      let totalBytes = 0;
+      for (const layer of layers.values()) {
+        downloadedBytes += layer.current;
+        totalBytes += layer.total;
+      }
+      onProgress?.({ status: typeof event.status === "string" ? event.status : "", downloadedBytes, totalBytes });
+    });
+    if (error !== null) throw new ImagePullError(image, error);
+    this.logger?.info({ image }, "image pulled");
   }
 
   async createContainer(spec: TaskContainerSpec): Promise<void> {

@@ -65,12 +65,39 @@ export interface LogFiles {
   stderrPath: string;
 }
 
+export interface ImageInfo {
+  id: string;
+  tags: string[];
+  /** ISO timestamp of the image's creation, as Docker reports it. */
+  created: string;
+  labels: Record<string, string>;
+  sizeBytes: number;
+}
+
+export interface PullProgress {
+  /** Docker's latest status line, such as "Downloading". */
+  status: string;
+  downloadedBytes: number;
+  totalBytes: number;
+}
+
 export interface WorkloadDriver {
   /** Resolves when the engine responds; rejects with a message naming the socket otherwise. */
   ping(): Promise<void>;
   /** Makes sure a bridge network exists; returns the network to attach workloads to (falls back to "bridge"). */
   ensureNetwork(name: string, subnet: string, gateway: string): Promise<string>;
   imageExists(image: string): Promise<boolean>;
+  /** Returns the image's id, tags, creation time and labels, or null when it is not present. */
+  inspectImage(image: string): Promise<ImageInfo | null>;
+  listImages(): Promise<ImageInfo[]>;
+  /**
+   * Streams an image tarball (as `docker save` writes it) into the engine. Resolves to the image references
+   * the engine reports as loaded. Rejects with ImageLoadError, carrying the engine's reason, when the
+   * tarball is truncated or not an image archive; tags that existed before stay unchanged then.
+   */
+  loadImage(tarball: NodeJS.ReadableStream): Promise<string[]>;
+  /** Pulls an image from its registry. Rejects with ImagePullError carrying Docker's reason. */
+  pullImage(image: string, onProgress?: (progress: PullProgress) => void): Promise<void>;
   /** Creates a container without starting it. Rejects with ContainerExistsError when the name is taken. */
   createContainer(spec: TaskContainerSpec): Promise<void>;
   startContainer(name: string): Promise<void>;
@@ -123,6 +150,23 @@ export class ContainerNotFoundError extends Error {
   override name = "ContainerNotFoundError";
   constructor(readonly containerName: string) {
     super(`container ${containerName} not found`);
+  }
+}
+
+export class ImageLoadError extends Error {
+  override name = "ImageLoadError";
+  constructor(readonly reason: string) {
+    super(`the Docker Engine could not load the image: ${reason}`);
+  }
+}
+
+export class ImagePullError extends Error {
+  override name = "ImagePullError";
+  constructor(
+    readonly image: string,
+    readonly reason: string,
+  ) {
+    super(`failed to pull image ${image}: ${reason}`);
   }
 }
 

@@ -18,7 +18,14 @@ import {
 import { Semaphore, type Logger } from "@kohakuriver/common";
 
 import type { RunnerConfig } from "../config.js";
-import { ContainerExistsError, ImageNotFoundError, type ContainerState, type WorkloadDriver } from "../driver/types.js";
+import {
+  ContainerExistsError,
+  ImageNotFoundError,
+  ImagePullError,
+  type ContainerState,
+  type WorkloadDriver,
+} from "../driver/types.js";
+import { EnvironmentSyncError, type EnvironmentSync } from "../environments/environment-sync.js";
 import type { RunnerState, TaskEntry } from "../state/runner-state.js";
 import { buildTaskContainerSpec } from "./container-spec.js";
 import { describeStartError, finalStatusOf } from "./exit-status.js";
@@ -34,6 +41,8 @@ export interface TaskExecutorOptions {
   logger: Logger;
   network: string | null;
   numaTopology: NumaTopology | null;
+  /** Loads environment tarballs before tasks start; without it tasks use whatever image is present. */
+  environments?: EnvironmentSync;
 }
 
 /**
@@ -169,6 +178,8 @@ export class TaskExecutor {
         entry = state.update(taskId, { phase: "started", started_at: existing.startedAt }).entry ?? entry;
       } else {
         const accepted = entry;
+        // Outside the start slots: a long load must not hold back tasks whose image is ready.
+        if (existing === null && !(await this.prepareImage(accepted))) return;
         const started = await this.starts.run(() => this.startContainer(accepted, existing));
         if (!started) return;
         entry = state.get(taskId) ?? entry;
@@ -211,6 +222,41 @@ export class TaskExecutor {
     await driver.removeContainer(entry.container_name).catch((error: unknown) => {
       logger.warn({ err: error, taskId }, "cannot remove finished container");
     });
+  }
+
+  /**
+   * Makes the task's image present: loads the newest tarball of its environment when that is newer, or pulls
+   * a registry image that is missing. Progress goes to the task's status message. Returns false after
+   * recording the task as failed.
+   */
+  private async prepareImage(entry: TaskEntry): Promise<boolean> {
+    const { driver, environments, reporter } = this.options;
+    const request = entry.request;
+    if (request === null) return true;
+    const progress = (message: string) => reporter.progress(entry.task_id, message);
+
+    try {
+      if (request.registry_image !== null) {
+        const image = request.docker_image_name;
+        if (await driver.imageExists(image)) return true;
+        progress(`Pulling image ${image}`);
+        await driver.pullImage(image, (pull) =>
+          progress(
+            pull.totalBytes > 0
+              ? `Pulling image ${image}: ${pull.status}, ${Math.floor((pull.downloadedBytes / pull.totalBytes) * 100)}% of the layers in progress`
+              : `Pulling image ${image}: ${pull.status}`,
+          ),
+        );
+      } else if (request.container_name !== null && environments !== undefined) {
+        await environments.ensure(request.container_name, progress);
+      }
+      return true;
+    } catch (error) {
+      if (!(error instanceof ImagePullError) && !(error instanceof EnvironmentSyncError)) throw error;
+      this.options.logger.warn({ taskId: entry.task_id, err: error }, "task image could not be prepared");
+      await this.recordFinal(entry, { status: "failed", exit_code: null, message: capitalize(error.message) });
+      return false;
+    }
   }
 
   /** Creates (unless it exists) and starts the container; records the start before reporting it. */
@@ -324,6 +370,10 @@ export class TaskExecutor {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function hasEverStarted(container: ContainerState): boolean {
