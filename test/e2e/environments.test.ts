@@ -68,7 +68,13 @@ describe("environments on two nodes", { skip }, () => {
     const stream = await exec.start({});
     stream.resume();
     await new Promise((resolve) => stream.on("end", resolve));
-    assert.equal((await exec.inspect()).ExitCode, 0, `script failed in kohakuriver-env-${name}: ${script}`);
+    // The engine records the exit code shortly after the output stream ends.
+    let info = await exec.inspect();
+    while (info.Running) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      info = await exec.inspect();
+    }
+    assert.equal(info.ExitCode, 0, `script failed in kohakuriver-env-${name}: ${script}`);
   }
 
   async function cli(args: string[]): Promise<string> {
