@@ -1,8 +1,7 @@
 /**
- * Environment sync against `docker load`: a 200 MB environment tarball is loaded by the runner's
- * EnvironmentSync (newest-tarball lookup, timestamp check, streaming the file into the Engine API) and by
- * `docker load -i` of the same file, alternately, with the image removed before every run so each one
- * imports all layers.
+ * Measures environment sync against `docker load`. The runner's EnvironmentSync (newest-tarball lookup,
+ * timestamp check, the file streamed into the Engine API) and `docker load -i` load the same 200 MB
+ * tarball in turn. The image is removed before every run, so each one imports all layers.
  */
 
 import { execFile } from "node:child_process";

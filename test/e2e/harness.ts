@@ -98,8 +98,8 @@ export class TestCluster {
       HEARTBEAT_TIMEOUT_FACTOR: 4,
       CLEANUP_CHECK_INTERVAL_SECONDS: 0.5,
       LOG_LEVEL: "debug",
-      // The default environment would be created in the Docker Engine that all clusters share, and its base
-      // image pulled from a registry; tests that need it turn it on with a closed loopback registry.
+      // Off, because the default environment would be created in the Docker Engine that all clusters share
+      // and its base image pulled from a registry. Tests that need it turn it on with a closed registry.
       DEFAULT_CONTAINER_BOOTSTRAP: false,
       INITIAL_BASE_IMAGE: UNREACHABLE_REGISTRY_IMAGE,
       ...this.options.host,

@@ -5,8 +5,8 @@
  * `dockerd`, so images and containers on one node are invisible to the others.
  *
  * Requires root, iproute2 (`ip`), util-linux (`nsenter`) and `dockerd`. Everything it creates is named
- * with the `kr-tb-` or `krb`/`krv` prefix plus a random id, and removed by `cleanup()`; a synchronous
- * exit handler removes the namespaces and the bridge if the test process ends without it.
+ * with the `kr-tb-` or `krb`/`krv` prefix plus a random id, and removed by `cleanup()`. A synchronous
+ * exit handler removes the namespaces and the bridge if the test process ends without cleanup().
  */
 
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
@@ -73,7 +73,7 @@ export class NetnsTestBed {
     await ip("link", "set", this.bridge, "up");
   }
 
-  /** Creates a namespace linked to the bridge and starts its dockerd; resolves once the engine answers. */
+  /** Creates a namespace linked to the bridge and starts its dockerd. Resolves once the engine responds to a ping. */
   async addNode(index: number): Promise<NetnsNode> {
     const namespace = `kr-tb-${this.id}-${index}`;
     const hostEnd = `krv${this.id}${index}`;

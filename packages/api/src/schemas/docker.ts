@@ -3,7 +3,7 @@ import { z } from "zod";
 
 import { ENVIRONMENT_NAME_MAX_LENGTH, environmentNameProblem } from "../naming.js";
 
-/** An environment name in a path or body; the error says what a valid name looks like. */
+/** An environment name in a path or body. Its error message describes a valid name. */
 export const EnvironmentNameSchema = z
   .string()
   .max(ENVIRONMENT_NAME_MAX_LENGTH, `must be at most ${ENVIRONMENT_NAME_MAX_LENGTH} characters`)
@@ -97,7 +97,7 @@ export const NodeImageListSchema = z.object({
     z.object({
       hostname: z.string(),
       images: z.array(RunnerImageSchema),
-      /** Why the node's images could not be read (offline, unreachable); null when they were. */
+      /** Reason the node's images could not be read (offline, unreachable), or null when they were read. */
       error: z.string().nullable(),
     }),
   ),

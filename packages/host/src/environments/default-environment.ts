@@ -21,7 +21,7 @@ export interface DefaultEnvironmentOptions {
 /**
  * Publishes the default environment unless a tarball of it exists. The image is, in order: an existing
  * `kohakuriver-env-{env}` container; INITIAL_BASE_IMAGE (pulled when missing); the environment's own
- * image tag; the locally built base image. Failures are logged, never thrown: the host runs without it.
+ * image tag; the locally built base image. Failures are logged and not thrown, so the host runs without the environment.
  */
 export async function bootstrapDefaultEnvironment(options: DefaultEnvironmentOptions): Promise<void> {
   const { environments, environment, initialImage, logger } = options;

@@ -94,8 +94,8 @@ export class TarballDirectory {
    * when complete. On failure the temporary file is removed and no tarball appears.
    */
   async write(environment: string, timestamp: number, source: Readable): Promise<TarballVersion> {
-    // An error before the pipeline below is attached would otherwise be uncaught. The pipeline still sees
-    // it, because it rejects for a stream that was already destroyed.
+    // An error before the pipeline below is attached would otherwise be uncaught. The pipeline still
+    // rejects then, because it rejects for a stream that was already destroyed.
     source.on("error", () => undefined);
     await this.ensureExists();
     const fileName = tarballFileName(environment, timestamp);

@@ -31,13 +31,13 @@ export interface EnvironmentSyncOptions {
 
 export interface SyncResult {
   loaded: boolean;
-  /** Where the tarball came from: its path on shared storage, or the host's URL. */
+  /** Tarball source: its path on shared storage, or the host's download URL. */
   source: string | null;
   /** Timestamp of the newest tarball, or null when the environment has none. */
   timestamp: number | null;
 }
 
-/** A sync failed; the message names the environment and the tarball, and says what to do. */
+/** A failed sync. The message names the environment and the tarball, and what to do next. */
 export class EnvironmentSyncError extends Error {
   override name = "EnvironmentSyncError";
 }
@@ -63,7 +63,7 @@ export class EnvironmentSync {
     return config.CONTAINER_TAR_DIR !== "" ? config.CONTAINER_TAR_DIR : join(config.SHARED_DIR, TARBALL_DIRECTORY);
   }
 
-  /** Makes sure the environment's image is the newest published version; joins a sync already running. */
+  /** Makes sure the environment's image is the newest published version, or joins a sync already running. */
   ensure(environment: string, onProgress?: ProgressListener): Promise<SyncResult> {
     const key = environment.toLowerCase();
     const running = this.inFlight.get(key);
@@ -186,9 +186,9 @@ export class EnvironmentSync {
 }
 
 /**
- * Returns the Unix time (seconds) an image stands for: the tarball timestamp stamped on it at publishing,
- * or for images published by the original (which have no such label) their creation time, which is later
- * than their tarball's timestamp because the original takes the timestamp before committing.
+ * Returns the image's version as Unix seconds: the tarball timestamp labelled on it at publishing. Images
+ * published by the original have no such label, so their creation time is used. That time is later than
+ * their tarball's timestamp, because the original takes the timestamp before committing.
  */
 export function imageTimestamp(image: ImageInfo): number | null {
   const label = Number(image.labels[LABEL_ENVIRONMENT_TIMESTAMP]);

@@ -74,7 +74,7 @@ export async function removeDownload(directory: string, fileName: string): Promi
 
 /**
  * Runs one HTTP request and appends the body to the partial file. Returns the complete file's size when
- * the response states it. A 200 answer to a Range request restarts the file from the beginning.
+ * the response states it. A 200 response to a Range request restarts the file from the beginning.
  */
 async function fetchInto(path: string, offset: number, options: DownloadOptions): Promise<number | null> {
   const name = options.fileName.replace(/\.tar$/, "");
@@ -104,7 +104,7 @@ async function fetchInto(path: string, offset: number, options: DownloadOptions)
   }
   if (response.statusCode !== 200 && response.statusCode !== 206) {
     response.resume();
-    throw new DownloadError(`the host answered HTTP ${response.statusCode ?? 0} for ${url}`);
+    throw new DownloadError(`the host responded with HTTP ${response.statusCode ?? 0} to ${url}`);
   }
 
   const resumed = response.statusCode === 206;

@@ -1,6 +1,6 @@
 /**
- * Where a runner finds environment tarballs: the shared tarball directory when this node mounts it, else
- * the host, which serves the same files over HTTP (GET /api/docker/list and /api/docker/container/{name}).
+ * Lookup of environment tarballs for a runner: in the shared tarball directory when this node mounts it,
+ * else on the host, which serves the same files over HTTP (GET /api/docker/list and /api/docker/container/{name}).
  */
 
 import { readdir, stat } from "node:fs/promises";
@@ -25,16 +25,16 @@ export class TarballLookupError extends Error {
 
 /** Returns the newest tarball of an environment in a directory, or null when it has none. */
 export async function newestInDirectory(directory: string, environment: string): Promise<TarballVersion | null> {
-  const wanted = environment.toLowerCase();
+  const expected = environment.toLowerCase();
   let newest: TarballVersion | null = null;
   for (const fileName of await readdir(directory)) {
     const parsed = parseTarballFileName(fileName);
-    if (parsed === null || parsed.environment.toLowerCase() !== wanted) continue;
+    if (parsed === null || parsed.environment.toLowerCase() !== expected) continue;
     if (newest !== null && parsed.timestamp <= newest.timestamp) continue;
     const info = await stat(join(directory, fileName)).catch(() => null);
     if (info === null || !info.isFile()) continue;
     newest = {
-      environment: wanted,
+      environment: expected,
       timestamp: parsed.timestamp,
       fileName,
       sizeBytes: info.size,
@@ -68,7 +68,7 @@ export async function newestOnHost(
     );
   }
   if (response.status !== 200) {
-    throw new TarballLookupError(`the host answered HTTP ${response.status} when listing tarballs`);
+    throw new TarballLookupError(`the host responded with HTTP ${response.status} to the tarball list request`);
   }
   const parsed = TarballListSchema.safeParse(response.body);
   if (!parsed.success) throw new TarballLookupError("the host sent an invalid tarball list");
