@@ -25,7 +25,11 @@ export interface HostClientOptions {
   timeoutMs?: number;
 }
 
-/** Timeout of requests that commit, save or pull images (30 minutes). */
+/**
+ * Timeout of requests that commit, save or pull images (30 minutes).
+ * NOTE: Node.js's fetch (undici) gives up on its own after 300 s without response headers, so an
+ * operation longer than that fails early on the client although the host completes it.
+ */
 const LONG_OPERATION_MS = 30 * 60_000;
 
 export class HostClient {

@@ -104,6 +104,7 @@ export class EnvironmentSync {
       return { loaded: false, source: null, timestamp: newest.timestamp };
     }
 
+    // NOTE: DOCKER_IMAGE_SYNC_TIMEOUT is not applied yet; a load that hangs in the engine blocks the task.
     const started = Date.now();
     const path = shared ? (newest.sharedPath as string) : await this.download(newest, progress);
     try {

@@ -52,6 +52,8 @@ const TarballParamsSchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must be an environment name or {env}-{timestamp}, such as my-env"),
 });
 
+// NOTE: runners call GET /api/docker/list and GET /api/docker/container/{name} with the cluster token.
+// These routes have no user authentication yet; when it comes, they must keep accepting that token.
 export const environmentRoutes: FastifyPluginAsyncZod<EnvironmentRoutesOptions> = async (app, options) => {
   const { environments } = options;
 
