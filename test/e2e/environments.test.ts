@@ -197,6 +197,43 @@ describe("environments on two nodes", { skip }, () => {
     assert.equal(loadLines(0, environment), 2);
   });
 
+  it("progress message shows while assigning", async () => {
+    // A frozen runner leaves the dispatched task `assigning`; the freeze stays well below the offline timeout.
+    cluster.signalRunner(1, "SIGSTOP");
+    let taskId = "";
+    try {
+      const { task_ids } = await cluster.client.submit({
+        command: "true",
+        shell: false,
+        required_cores: 0,
+        targets: [nodeNames[1] as string],
+        container_name: environment,
+      });
+      taskId = task_ids[0] as string;
+      await cluster.waitForStatus(taskId, "assigning", 5_000);
+
+      const message = "Loading environment test: 50% of 2.0 MB";
+      const response = await fetch(`http://${bed.hostAddress}:${cluster.hostPort}/api/update`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${readFileSync(join(cluster.dir, "host", "cluster-token"), "utf8").trim()}`,
+        },
+        body: JSON.stringify({ task_id: taskId, status: "assigning", message }),
+      });
+      assert.equal(response.status, 200);
+      const during = await cluster.client.getTask(taskId);
+      assert.equal(during.status, "assigning");
+      assert.equal(during.error_message, message);
+    } finally {
+      cluster.signalRunner(1, "SIGCONT");
+    }
+
+    const finished = await cluster.waitForStatus(taskId, ["completed", "failed", "lost"], 60_000);
+    assert.equal(finished.status, "completed", finished.error_message ?? "");
+    assert.equal(finished.error_message, null);
+  });
+
   it("registry image: present runs, unreachable fails", async () => {
     const present = await runTask(0, 'test "$(cat /version.txt)" = v2', {
       registry_image: `kohakuriver/${environment}:base`,
