@@ -3,7 +3,7 @@
 import {
   EnvironmentParamsSchema,
   ErrorBodySchema,
-  InvalidInputError,
+  ConflictError,
   MessageSchema,
   RunnerImageListSchema,
   SyncResponseSchema,
@@ -32,7 +32,7 @@ export interface RunnerServerOptions {
   environments: EnvironmentSync;
 }
 
-const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema };
+const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
 
 export async function buildRunnerServer(options: RunnerServerOptions): Promise<FastifyInstance> {
   const { executor, state } = options;
@@ -113,7 +113,7 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
       try {
         result = await options.environments.ensure(environment);
       } catch (error) {
-        if (error instanceof EnvironmentSyncError) throw new InvalidInputError(error.message);
+        if (error instanceof EnvironmentSyncError) throw new ConflictError(error.message);
         throw error;
       }
       if (result.timestamp === null) throw new NotFoundError(`no tarball of environment ${environment}`);

@@ -54,6 +54,7 @@ export function registerContainerCommands(docker: Command, runtime: CliRuntime):
       .command(action)
       .summary(`${action} an environment container`)
       .argument("<name>", "environment name")
+      .option("-f, --force", "accepted for compatibility; containers are always removed even when running")
       .action(async (name: string, _options: unknown, command: Command) => {
         const result = await createClient(command, runtime).environmentContainerAction(action, name);
         runtime.output.line(result.message);
