@@ -3,13 +3,12 @@
  * Containers are never auto-removed, so a restarted runner can still read their exit code and output.
  */
 
-import type { Logger } from "@kohakuriver/common";
+import { pullProgressTracker, readEngineJsonStream, type Logger } from "@kohakuriver/common";
 import Docker from "dockerode";
 
 import { completeContainerLogs, copyContainerLogs } from "./docker-logs.js";
 import { buildCreateOptions, toContainerState } from "./docker-spec.js";
 import { engineMessageOf, isUnreachable, statusCodeOf, wrapEngineError } from "./docker-errors.js";
-import { readEngineJsonStream } from "./docker-stream.js";
 import {
   ContainerExistsError,
   ContainerNotFoundError,
@@ -152,20 +151,8 @@ export class DockerDriver implements WorkloadDriver {
       throw new ImagePullError(image, engineMessageOf(error));
     }
 
-    const layers = new Map<string, { current: number; total: number }>();
-    const { error } = await readEngineJsonStream(response, (event) => {
-      const detail = event.progressDetail as { current?: number; total?: number } | undefined;
-      if (typeof event.id === "string" && detail?.total !== undefined) {
-        layers.set(event.id, { current: detail.current ?? 0, total: detail.total });
-      }
-      let downloadedBytes = 0;
-      let totalBytes = 0;
-      for (const layer of layers.values()) {
-        downloadedBytes += layer.current;
-        totalBytes += layer.total;
-      }
-      onProgress?.({ status: typeof event.status === "string" ? event.status : "", downloadedBytes, totalBytes });
-    });
+    const track = pullProgressTracker();
+    const { error } = await readEngineJsonStream(response, (event) => onProgress?.(track(event)));
     if (error !== null) throw new ImagePullError(image, error);
     this.logger?.info({ image }, "image pulled");
   }

@@ -3,6 +3,10 @@
  * talks to the Docker Engine API through dockerode; a fake for unit tests passes the same conformance suite.
  */
 
+import { ImagePullError, type PullProgress } from "@kohakuriver/common";
+
+export { ImagePullError, type PullProgress };
+
 export interface BindMount {
   source: string;
   target: string;
@@ -72,13 +76,6 @@ export interface ImageInfo {
   created: string;
   labels: Record<string, string>;
   sizeBytes: number;
-}
-
-export interface PullProgress {
-  /** Docker's latest status line, such as "Downloading". */
-  status: string;
-  downloadedBytes: number;
-  totalBytes: number;
 }
 
 export interface WorkloadDriver {
@@ -157,16 +154,6 @@ export class ImageLoadError extends Error {
   override name = "ImageLoadError";
   constructor(readonly reason: string) {
     super(`the Docker Engine could not load the image: ${reason}`);
-  }
-}
-
-export class ImagePullError extends Error {
-  override name = "ImagePullError";
-  constructor(
-    readonly image: string,
-    readonly reason: string,
-  ) {
-    super(`failed to pull image ${image}: ${reason}`);
   }
 }
 

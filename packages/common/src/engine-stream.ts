@@ -1,4 +1,4 @@
-/** Reads the newline-delimited JSON progress stream of the engine's pull and load endpoints. */
+/** Reads the newline-delimited JSON progress streams of the Docker Engine's pull and load endpoints. */
 
 export type EngineEvent = Record<string, unknown>;
 
@@ -45,4 +45,43 @@ export function readEngineJsonStream(
     });
     stream.on("error", (streamError: Error) => resolve({ error: error ?? streamError.message }));
   });
+}
+
+export interface PullProgress {
+  /** Docker's latest status line, such as "Downloading". */
+  status: string;
+  downloadedBytes: number;
+  totalBytes: number;
+}
+
+/**
+ * Returns a function that turns each pull event into the bytes downloaded so far over all layers, from
+ * the per-layer `progressDetail` that the engine reports.
+ */
+export function pullProgressTracker(): (event: EngineEvent) => PullProgress {
+  const layers = new Map<string, { current: number; total: number }>();
+  return (event) => {
+    const detail = event.progressDetail as { current?: number; total?: number } | undefined;
+    if (typeof event.id === "string" && detail?.total !== undefined) {
+      layers.set(event.id, { current: detail.current ?? 0, total: detail.total });
+    }
+    let downloadedBytes = 0;
+    let totalBytes = 0;
+    for (const layer of layers.values()) {
+      downloadedBytes += layer.current;
+      totalBytes += layer.total;
+    }
+    return { status: typeof event.status === "string" ? event.status : "", downloadedBytes, totalBytes };
+  };
+}
+
+/** A failed image pull, with the Docker Engine's reason. */
+export class ImagePullError extends Error {
+  override name = "ImagePullError";
+  constructor(
+    readonly image: string,
+    readonly reason: string,
+  ) {
+    super(`failed to pull image ${image}: ${reason}`);
+  }
 }
