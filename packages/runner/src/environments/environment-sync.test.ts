@@ -47,11 +47,12 @@ describe("EnvironmentSync", () => {
     return path;
   }
 
-  function makeSync(driver: FakeDriver): EnvironmentSync {
+  function makeSync(driver: FakeDriver, timeoutSeconds = 600): EnvironmentSync {
     return new EnvironmentSync({
       config: resolveRunnerConfig({
         SHARED_DIR: join(directory, "shared"),
         RUNNER_STATE_DIR: join(directory, "state"),
+        DOCKER_IMAGE_SYNC_TIMEOUT: timeoutSeconds,
       }),
       driver,
       // Never contacted: the shared tarball directory exists.
@@ -132,6 +133,19 @@ describe("EnvironmentSync", () => {
       messages.some((message) => message.startsWith("Loading environment zeta from zeta-1800000000.tar")),
       messages.join("\n"),
     );
+  });
+
+  it("slow load times out", async () => {
+    const driver = new SlowLoadDriver();
+    const sync = makeSync(driver, 0.05);
+    publish("eta", 1_800_000_000);
+
+    await assert.rejects(sync.ensure("eta"), (error: unknown) => {
+      assert.ok(error instanceof EnvironmentSyncError);
+      assert.match(error.message, /timed out after 0\.05 s; raise DOCKER_IMAGE_SYNC_TIMEOUT/);
+      return true;
+    });
+    assert.equal(sync.loadCount, 0);
   });
 
   it("environment without tarball loads nothing", async () => {

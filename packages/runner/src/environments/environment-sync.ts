@@ -104,7 +104,6 @@ export class EnvironmentSync {
       return { loaded: false, source: null, timestamp: newest.timestamp };
     }
 
-    // NOTE: DOCKER_IMAGE_SYNC_TIMEOUT is not applied yet; a load that hangs in the engine blocks the task.
     const started = Date.now();
     const path = shared ? (newest.sharedPath as string) : await this.download(newest, progress);
     try {
@@ -168,8 +167,22 @@ export class EnvironmentSync {
         ),
       PROGRESS_INTERVAL_MS,
     );
+    const timeoutSeconds = this.options.config.DOCKER_IMAGE_SYNC_TIMEOUT;
+    let timeout: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timeout = setTimeout(() => {
+        file.destroy();
+        reject(
+          new EnvironmentSyncError(
+            `loading tarball ${path} of environment ${version.environment} timed out after ${timeoutSeconds} s; ` +
+              "raise DOCKER_IMAGE_SYNC_TIMEOUT in runner.toml for large environments or slow disks",
+          ),
+        );
+      }, timeoutSeconds * 1000);
+    });
     try {
-      await this.options.driver.loadImage(file);
+      // NOTE: after a timeout the engine may still finish importing what it received in the background.
+      await Promise.race([this.options.driver.loadImage(file), timedOut]);
     } catch (error) {
       if (error instanceof ImageLoadError) {
         throw new EnvironmentSyncError(
@@ -182,6 +195,7 @@ export class EnvironmentSync {
       throw error;
     } finally {
       clearInterval(timer);
+      clearTimeout(timeout);
     }
   }
 }
