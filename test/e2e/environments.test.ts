@@ -113,6 +113,26 @@ describe("environments on two nodes", { skip }, () => {
     const published = await cli(["docker", "tar", "create", environment]);
     assert.match(published, new RegExp(`${environment}-\\d{10,}\\.tar`));
 
+    // Through the CLI on node 0, whose task logs are on the host's shared storage.
+    const submitted = await cluster.cli(
+      [
+        "task",
+        "submit",
+        "-t",
+        nodeNames[0] as string,
+        "--container",
+        environment,
+        "--wait",
+        "--",
+        "cat",
+        "/version.txt",
+      ],
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(submitted.code, 0, `stdout: ${submitted.stdout}\nstderr: ${submitted.stderr}`);
+    assert.match(submitted.stdout, /^v1$/m);
+    assert.equal(loadLines(0, environment), 1);
+
     for (const node of [0, 1]) {
       const task = await runTask(node, 'test "$(cat /version.txt)" = v1');
       assert.equal(
