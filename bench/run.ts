@@ -1,13 +1,15 @@
 /**
  * Runs the benchmarks and prints one table. Usage (from the repository root, after setup):
- *   node --conditions=source --import tsx bench/run.ts [--samples 50] [--nodes 1000] [--tasks 10000] [--only latency|throughput]
+ *   node --conditions=source --import tsx bench/run.ts [--samples 50] [--nodes 1000] [--tasks 10000]
+ *     [--sync-rounds 5] [--sync-megabytes 200] [--only latency|throughput|sync]
  */
 
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 
+import { measureEnvironmentSync } from "./environment-sync.js";
 import { measureLatency, summarize } from "./latency.js";
-import { formatMs, formatRatio, printTable } from "./stats.js";
+import { formatMs, formatRatio, median, printTable } from "./stats.js";
 import { measureThroughput } from "./throughput.js";
 
 const { values } = parseArgs({
@@ -15,6 +17,8 @@ const { values } = parseArgs({
     samples: { type: "string", default: "50" },
     nodes: { type: "string", default: "1000" },
     tasks: { type: "string", default: "10000" },
+    "sync-rounds": { type: "string", default: "5" },
+    "sync-megabytes": { type: "string", default: "200" },
     only: { type: "string" },
   },
 });
@@ -76,6 +80,19 @@ if (values.only === undefined || values.only === "throughput") {
     ],
     [`placements/s (${throughput.nodes} nodes)`, throughput.placementsPerSecond.toFixed(0), "", "", "≥ 1000/s"],
   );
+}
+
+if (values.only === undefined || values.only === "sync") {
+  const sync = await measureEnvironmentSync(Number(values["sync-rounds"]), Number(values["sync-megabytes"]) * 1e6, log);
+  const ours = median(sync.syncMs);
+  const baseline = median(sync.dockerLoadMs);
+  rows.push([
+    `environment sync, ${Math.round(sync.tarballBytes / 1e6)} MB tarball (median)`,
+    formatMs(ours),
+    `docker load -i ${formatMs(baseline)}`,
+    formatRatio(ours / baseline),
+    "≤ 1.1x",
+  ]);
 }
 
 console.log();

@@ -38,6 +38,10 @@ cd "$(dirname "$0")/.."
 
 STARTED_MARKER="/run/kohakuriver-setup-dockerd.pid"
 test_timeout_ms="${KOHAKURIVER_TEST_TIMEOUT_MS:-900000}"
+# Hosts started by tests must not create the default environment in the shared engine or pull its base
+# image from a registry. Tests that exercise it set these keys in their own config files.
+export KOHAKURIVER_DEFAULT_CONTAINER_BOOTSTRAP="${KOHAKURIVER_DEFAULT_CONTAINER_BOOTSTRAP:-false}"
+export KOHAKURIVER_INITIAL_BASE_IMAGE="${KOHAKURIVER_INITIAL_BASE_IMAGE:-127.0.0.1:1/kohakuriver-test/unreachable:latest}"
 work_dir=$(mktemp -d)
 
 # Stops the engine that setup started for this CI run, so that the run leaves no daemon behind.

@@ -21,6 +21,9 @@ const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CLI = join(REPO_ROOT, "packages/cli/bin/kohakuriver.js");
 export const docker = new Docker({ socketPath: process.env.KOHAKURIVER_TEST_DOCKER_SOCKET ?? "/var/run/docker.sock" });
 
+/** An image on a registry at a closed loopback port: pulling it fails at once without leaving the machine. */
+export const UNREACHABLE_REGISTRY_IMAGE = "127.0.0.1:1/kohakuriver-test/unreachable:latest";
+
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
@@ -43,6 +46,13 @@ export interface ClusterOptions {
   host?: Record<string, unknown>;
   /** Extra runner.toml keys, applied to every runner. */
   runner?: Record<string, unknown>;
+  /** Address the host listens on and clients use (default 127.0.0.1); the netns bed uses its bridge. */
+  hostAddress?: string;
+}
+
+export interface RunnerStartOptions {
+  /** Command prefix that runs the runner elsewhere, such as NetnsNode.enter (nsenter into a namespace). */
+  enter?: string[];
 }
 
 interface DaemonProcess {
@@ -64,6 +74,10 @@ export class TestCluster {
 
   constructor(private readonly options: ClusterOptions = {}) {}
 
+  get hostAddress(): string {
+    return this.options.hostAddress ?? "127.0.0.1";
+  }
+
   get sharedDir(): string {
     return join(this.dir, "shared");
   }
@@ -75,7 +89,7 @@ export class TestCluster {
   async startHost(): Promise<void> {
     if (this.hostPort === 0) this.hostPort = await freePort();
     const config = {
-      HOST_BIND_IP: "127.0.0.1",
+      HOST_BIND_IP: this.hostAddress,
       HOST_PORT: this.hostPort,
       HOST_SSH_PROXY_PORT: await freePort(),
       DB_FILE: join(this.dir, "host", "kohakuriver.db"),
@@ -84,15 +98,22 @@ export class TestCluster {
       HEARTBEAT_TIMEOUT_FACTOR: 4,
       CLEANUP_CHECK_INTERVAL_SECONDS: 0.5,
       LOG_LEVEL: "debug",
+      // Off, because the default environment would be created in the Docker Engine that all clusters share
+      // and its base image pulled from a registry. Tests that need it turn it on with a closed registry.
+      DEFAULT_CONTAINER_BOOTSTRAP: false,
+      INITIAL_BASE_IMAGE: UNREACHABLE_REGISTRY_IMAGE,
       ...this.options.host,
     };
     const file = join(this.dir, "host.toml");
     writeFileSync(file, toToml(config));
-    this.hostProcess = this.spawnDaemon(["host", "--config", file], join(this.dir, "host.log"));
+    // A host on a namespace bridge address is not on loopback: without authentication it needs --insecure.
+    const authEnabled = (config as Record<string, unknown>).AUTH_ENABLED === true;
+    const insecure = this.hostAddress !== "127.0.0.1" && !authEnabled ? ["--insecure"] : [];
+    this.hostProcess = this.spawnDaemon(["host", "--config", file, ...insecure], join(this.dir, "host.log"));
     // With ADMIN_SECRET set (authentication on), the harness's own client acts as admin through X-Admin-Token.
     const adminSecret = this.options.host?.ADMIN_SECRET;
     this.client = new HostClient({
-      baseUrl: `http://127.0.0.1:${this.hostPort}`,
+      baseUrl: `http://${this.hostAddress}:${this.hostPort}`,
       timeoutMs: 15_000,
       headers: typeof adminSecret === "string" ? { "x-admin-token": adminSecret } : undefined,
     });
@@ -106,7 +127,11 @@ export class TestCluster {
     );
   }
 
-  async startRunner(index = 0, extra: Record<string, unknown> = {}): Promise<string> {
+  async startRunner(
+    index = 0,
+    extra: Record<string, unknown> = {},
+    startOptions: RunnerStartOptions = {},
+  ): Promise<string> {
     const name = this.nodeName(index);
     this.nodeNames.add(name);
 
@@ -124,7 +149,7 @@ export class TestCluster {
       RUNNER_BIND_IP: "127.0.0.1",
       RUNNER_PORT: port,
       RUNNER_HOSTNAME: name,
-      HOST_ADDRESS: "127.0.0.1",
+      HOST_ADDRESS: this.hostAddress,
       HOST_PORT: this.hostPort,
       SHARED_DIR: this.sharedDir,
       LOCAL_TEMP_DIR: join(this.dir, `local-${index}`),
@@ -142,7 +167,10 @@ export class TestCluster {
     writeFileSync(file, toToml(config));
 
     const spawnedAt = Date.now();
-    this.runners.set(name, this.spawnDaemon(["runner", "--config", file], join(this.dir, `runner-${index}.log`)));
+    this.runners.set(
+      name,
+      this.spawnDaemon(["runner", "--config", file], join(this.dir, `runner-${index}.log`), startOptions.enter),
+    );
     // The host may still list the node as online from before; wait for a heartbeat from this process.
     await waitFor(
       async () => {
@@ -192,7 +220,7 @@ export class TestCluster {
   cli(args: string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
     return runCli(args, {
       env: {
-        KOHAKURIVER_HOST: "127.0.0.1",
+        KOHAKURIVER_HOST: this.hostAddress,
         KOHAKURIVER_PORT: String(this.hostPort),
         KOHAKURIVER_HOME: join(this.dir, "home"),
         ...options.env,
@@ -277,12 +305,17 @@ export class TestCluster {
     }
   }
 
-  private spawnDaemon(args: string[], logFile: string): DaemonProcess {
+  private spawnDaemon(args: string[], logFile: string, enter: string[] = []): DaemonProcess {
     const log = createWriteStream(logFile, { flags: "a" });
     // KOHAKURIVER_TEST_NODE_ARGS passes extra Node.js flags to the daemons, such as --cpu-prof for profiling.
     const nodeArgs = (process.env.KOHAKURIVER_TEST_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
-    const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
-      env: { ...process.env, KOHAKURIVER_HOME: join(this.dir, "home") },
+    // The config files written here set these keys; variables from scripts/test.sh would override them.
+    const env: NodeJS.ProcessEnv = { ...process.env, KOHAKURIVER_HOME: join(this.dir, "home") };
+    delete env.KOHAKURIVER_DEFAULT_CONTAINER_BOOTSTRAP;
+    delete env.KOHAKURIVER_INITIAL_BASE_IMAGE;
+    const command = [...enter, process.execPath, ...nodeArgs, CLI, ...args];
+    const child = spawn(command[0] as string, command.slice(1), {
+      env,
       stdio: ["ignore", "pipe", "pipe"],
     });
     child.stdout?.pipe(log, { end: false });

@@ -17,6 +17,14 @@ import type {
   UserResponse,
   UserUpdateRequest,
 } from "./schemas/auth.js";
+import type {
+  EnvironmentContainer,
+  EnvironmentCreateRequest,
+  EnvironmentCreateResponse,
+  NodeImageList,
+  TarballCreateResponse,
+  TarballList,
+} from "./schemas/docker.js";
 import type { NodeHealth, NodeResponse, HealthAggregate } from "./schemas/node.js";
 import type { SubmitResponse, TaskListQuery, TaskResponse, TaskSubmission } from "./schemas/task.js";
 
@@ -32,6 +40,13 @@ export interface HostClientOptions {
   /** Per-request timeout in milliseconds (default 30,000). */
   timeoutMs?: number;
 }
+
+/**
+ * Timeout of requests that commit, save or pull images (30 minutes).
+ * NOTE: Node.js's fetch (undici) gives up on its own after 300 s without response headers, so an
+ * operation longer than that fails early on the client although the host completes it.
+ */
+const LONG_OPERATION_MS = 30 * 60_000;
 
 export class HostClient {
   readonly baseUrl: string;
@@ -189,16 +204,66 @@ export class HostClient {
     return this.request("GET", `/api/audit${toQueryString(query)}`);
   }
 
+  listEnvironmentContainers(): Promise<EnvironmentContainer[]> {
+    return this.request("GET", "/api/docker/host/containers");
+  }
+
+  /** Creates an environment container. The host may pull the image first, so this waits up to 30 minutes. */
+  createEnvironmentContainer(request: EnvironmentCreateRequest): Promise<EnvironmentCreateResponse> {
+    return this.request("POST", "/api/docker/host/create", request, "json", { timeoutMs: LONG_OPERATION_MS });
+  }
+
+  /** Starts, stops, deletes or migrates (renames a legacy container into) an environment container. */
+  environmentContainerAction(
+    action: "start" | "stop" | "delete" | "migrate",
+    environmentName: string,
+  ): Promise<{ message: string }> {
+    return this.request(
+      "POST",
+      `/api/docker/host/${action}/${encodeURIComponent(environmentName)}`,
+      undefined,
+      "json",
+      {
+        timeoutMs: LONG_OPERATION_MS,
+      },
+    );
+  }
+
+  listTarballs(): Promise<TarballList> {
+    return this.request("GET", "/api/docker/list");
+  }
+
+  /** Commits an environment and saves it as a tarball. Large images take minutes, so this waits up to 30. */
+  createTarball(environmentName: string): Promise<TarballCreateResponse> {
+    return this.request("POST", `/api/docker/create_tar/${encodeURIComponent(environmentName)}`, undefined, "json", {
+      timeoutMs: LONG_OPERATION_MS,
+    });
+  }
+
+  deleteTarballs(environmentName: string): Promise<{ message: string; deleted: string[] }> {
+    return this.request("DELETE", `/api/docker/container/${encodeURIComponent(environmentName)}`);
+  }
+
+  listNodeImages(): Promise<NodeImageList> {
+    return this.request("GET", "/api/docker/images");
+  }
+
   /** Sends one request; resolves to the parsed JSON (or text) body, rejects with a KohakuRiverError. */
-  async request<T>(method: string, path: string, body?: unknown, responseType: "json" | "text" = "json"): Promise<T> {
-    const response = await this.send(method, path, body);
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    responseType: "json" | "text" = "json",
+    options: { timeoutMs?: number } = {},
+  ): Promise<T> {
+    const response = await this.send(method, path, body, options.timeoutMs);
     const text = await response.text();
     if (!response.ok) throw errorOf(response, text);
     if (responseType === "text") return text as T;
     return (text === "" ? undefined : JSON.parse(text)) as T;
   }
 
-  private async send(method: string, path: string, body?: unknown): Promise<Response> {
+  private async send(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<Response> {
     const headers: Record<string, string> = { ...this.headers };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`;
@@ -209,7 +274,7 @@ export class HostClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       throw new UnavailableError(`cannot reach the host at ${this.baseUrl}: ${describeFetchError(error)}`, error);

@@ -8,6 +8,7 @@ export * from "./schemas/task.js";
 export * from "./schemas/node.js";
 export * from "./schemas/runner.js";
 export * from "./schemas/vps.js";
+export * from "./schemas/docker.js";
 export * from "./naming.js";
 export * from "./roles.js";
 export * from "./schemas/auth.js";

@@ -36,6 +36,7 @@ describe("kohakuriver up", { skip }, () => {
       {
         env: {
           KOHAKURIVER_LOG_LEVEL: "warning",
+          KOHAKURIVER_DEFAULT_CONTAINER_BOOTSTRAP: "false",
           KOHAKURIVER_DOCKER_NETWORK_NAME: networkName,
           KOHAKURIVER_DOCKER_NETWORK_SUBNET: `${subnetPrefix}.0/24`,
           KOHAKURIVER_DOCKER_NETWORK_GATEWAY: `${subnetPrefix}.1`,

@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { registerAdminCommands } from "./commands/admin/index.js";
 import { registerAuthCommands } from "./commands/auth/index.js";
 import { registerConfigCommands } from "./commands/config/index.js";
+import { registerDockerCommands } from "./commands/docker/index.js";
 import { registerDown } from "./commands/down.js";
 import { registerHost } from "./commands/host.js";
 import { registerInitCommands } from "./commands/init/index.js";
@@ -93,6 +94,7 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerNodeCommands(program, runtime);
   registerAuthCommands(program, runtime);
   registerAdminCommands(program, runtime);
+  registerDockerCommands(program, runtime);
   registerHost(program, runtime);
   registerRunner(program, runtime);
   registerInitCommands(program, runtime);

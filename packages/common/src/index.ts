@@ -6,3 +6,4 @@ export * from "./backoff.js";
 export * from "./paths.js";
 export * from "./http-errors.js";
 export * from "./semaphore.js";
+export * from "./engine-stream.js";

@@ -27,6 +27,15 @@ export const HostConfigSchema = z.object({
   CLEANUP_CHECK_INTERVAL_SECONDS: z.number().positive().max(3600).default(1),
   DEFAULT_CONTAINER_NAME: z.string().min(1).default("kohakuriver-base"),
   INITIAL_BASE_IMAGE: z.string().min(1).default("python:3.12-alpine"),
+  /**
+   * New: at start, create the default environment (DEFAULT_CONTAINER_NAME) and publish its tarball when it
+   * has none. False skips this, for hosts without a Docker Engine and for tests that share one engine.
+   */
+  DEFAULT_CONTAINER_BOOTSTRAP: z.boolean().default(true),
+  /** New: tarballs kept per environment after publishing; older ones are deleted (the original kept 1). */
+  TARBALL_KEEP_COUNT: z.number().int().min(1).max(1000).default(2),
+  /** New: Docker Engine socket for environment containers and tarballs. */
+  DOCKER_SOCKET: z.string().min(1).default("/var/run/docker.sock"),
   TASKS_PRIVILEGED: z.boolean().default(false),
   ADDITIONAL_MOUNTS: z.array(z.string()).default([]),
   DEFAULT_WORKING_DIR: z.string().min(1).default("/shared"),

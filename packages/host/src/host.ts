@@ -8,14 +8,18 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
 import { ConfigError, createLogger, type Logger } from "@kohakuriver/common";
+import Docker from "dockerode";
 
 import type { RegisteredRoute } from "./auth/access-control.js";
 import { AccountService } from "./auth/account-service.js";
 import { AuditLog } from "./auth/audit-log.js";
 import { LoginThrottle, type LoginThrottleOptions } from "./auth/login-throttle.js";
-import { clusterTokenFile, type HostConfig } from "./config.js";
+import { clusterTokenFile, containerDir, type HostConfig } from "./config.js";
 import { loadOrCreateClusterToken } from "./cluster-token.js";
 import { Dispatcher } from "./dispatch/dispatcher.js";
+import { bootstrapDefaultEnvironment } from "./environments/default-environment.js";
+import { EnvironmentService } from "./environments/environment-service.js";
+import { TarballDirectory } from "./environments/tarball-directory.js";
 import { RunnerClient } from "./dispatch/runner-client.js";
 import { buildHostServer } from "./http/server.js";
 import { NodeRegistry } from "./nodes/node-registry.js";
@@ -154,6 +158,15 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       throttle: new LoginThrottle(options.loginThrottle),
       logger: rootLogger.child({ component: "accounts" }),
     });
+    const environments = new EnvironmentService({
+      docker: new Docker({ socketPath: config.DOCKER_SOCKET }),
+      tarballs: new TarballDirectory(containerDir(config)),
+      cpuFraction: config.ENV_CONTAINER_CPU_LIMIT,
+      memoryFraction: config.ENV_CONTAINER_MEM_LIMIT,
+      keepCount: config.TARBALL_KEEP_COUNT,
+      logger: rootLogger.child({ component: "environments" }),
+    });
+
     const { app, routes } = await buildHostServer({
       tasks,
       vps,
@@ -165,6 +178,8 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       config,
       accounts,
       audit,
+      environments,
+      runners,
       logger: rootLogger,
     });
     undo.push(() => app.close());
@@ -188,6 +203,15 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
 
     nodes.start();
     health.start();
+    if (config.DEFAULT_CONTAINER_BOOTSTRAP) {
+      // In the background: pulling or saving an image can take minutes, and the API is usable meanwhile.
+      void bootstrapDefaultEnvironment({
+        environments,
+        environment: config.DEFAULT_CONTAINER_NAME,
+        initialImage: config.INITIAL_BASE_IMAGE,
+        logger: rootLogger.child({ component: "environments" }),
+      });
+    }
     logger.info({ url, bind: config.HOST_BIND_IP, port, sshProxyPort, store: store.dialect }, "host started");
     if (!config.AUTH_ENABLED && !isLoopback(config.HOST_BIND_IP)) {
       logger.warn(

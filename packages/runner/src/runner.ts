@@ -14,6 +14,7 @@ import { ConfigError, createLogger, type Logger } from "@kohakuriver/common";
 import { hostBaseUrl, runnerNodeName, runnerStateFile, type RunnerConfig } from "./config.js";
 import { DockerDriver } from "./driver/docker-driver.js";
 import type { WorkloadDriver } from "./driver/types.js";
+import { EnvironmentSync } from "./environments/environment-sync.js";
 import { advertisedAddress, runnerUrl } from "./host-link/advertised-address.js";
 import { HostLink } from "./host-link/host-link.js";
 import { buildRunnerServer } from "./http/server.js";
@@ -79,7 +80,24 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     clusterToken,
     logger: nodeLogger.child({ component: "reporter" }),
   });
-  const executor = new TaskExecutor({ config, nodeName, driver, state, reporter, logger, network, numaTopology });
+  const environments = new EnvironmentSync({
+    config,
+    driver,
+    hostUrl,
+    clusterToken,
+    logger: nodeLogger.child({ component: "environments" }),
+  });
+  const executor = new TaskExecutor({
+    config,
+    nodeName,
+    driver,
+    state,
+    reporter,
+    logger,
+    network,
+    numaTopology,
+    environments,
+  });
 
   const vps = new VpsManager({
     config,
@@ -89,9 +107,19 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     reporter,
     logger: nodeLogger.child({ component: "vps" }),
     network,
+    environments,
   });
 
-  const app = await buildRunnerServer({ executor, vps, state, clusterToken, nodeName, logger: nodeLogger });
+  const app = await buildRunnerServer({
+    executor,
+    vps,
+    state,
+    clusterToken,
+    nodeName,
+    logger: nodeLogger,
+    driver,
+    environments,
+  });
   await app.listen({ host: config.RUNNER_BIND_IP, port: config.RUNNER_PORT });
   const port = (app.server.address() as AddressInfo).port;
   const url = runnerUrl(await advertisedAddress(config), port);

@@ -72,6 +72,7 @@ async function call(
 function expectedOutcome(policy: RoutePolicy, caller: Caller, taskOwnerId: number | null): "allow" | 401 | 403 {
   if (policy.access === "cluster") return caller.cluster === true ? "allow" : 401;
   if (policy.access === "public") return "allow";
+  if (policy.access === "role" && policy.runners === true && caller.cluster === true) return "allow";
   if (caller.role === null) return 401;
   if (!isRoleAtLeast(caller.role, policy.role)) return 403;
   if (policy.access === "task" && !isRoleAtLeast(caller.role, policy.anyTaskRole)) {

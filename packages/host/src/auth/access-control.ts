@@ -79,6 +79,15 @@ export function installAccessControl(app: FastifyInstance, options: AccessContro
       return;
     }
 
+    if (
+      policy.access === "role" &&
+      policy.runners === true &&
+      tokensMatch(bearerToken(request.headers.authorization), options.clusterToken)
+    ) {
+      request.principal = anonymousPrincipal();
+      return;
+    }
+
     request.principal = await resolver.resolve(request);
     if (policy.access === "public") return;
     requireRole(request.principal, policy.role, reply);

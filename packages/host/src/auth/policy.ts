@@ -9,7 +9,8 @@
  * Kinds of entry:
  * - `public`: anyone, also without credentials (API docs, login, registration).
  * - `cluster`: only callers that present the cluster token (runners); accounts are refused.
- * - `role`: an account with at least `role`. With AUTH_ENABLED false every caller counts as admin.
+ * - `role`: an account with at least `role`. With AUTH_ENABLED false every caller counts as admin. With
+ *   `runners` set, callers presenting the cluster token are allowed too (runners fetch environment tarballs).
  * - `task`: an account with at least `role`, on a task it owns or a VPS it is assigned to. Accounts with
  *   at least `anyTaskRole` may use every task. The route must have a `:task_id` parameter.
  */
@@ -19,12 +20,14 @@ import type { Role } from "@kohakuriver/api";
 export type RoutePolicy =
   | { access: "public" }
   | { access: "cluster" }
-  | { access: "role"; role: Role }
+  | { access: "role"; role: Role; runners?: true }
   | { access: "task"; role: Role; anyTaskRole: Role };
 
 const PUBLIC: RoutePolicy = { access: "public" };
 const CLUSTER: RoutePolicy = { access: "cluster" };
 const role = (minimum: Role): RoutePolicy => ({ access: "role", role: minimum });
+/** An account with at least `minimum`, or a runner with the cluster token. */
+const roleOrRunner = (minimum: Role): RoutePolicy => ({ access: "role", role: minimum, runners: true });
 /** The owner of the task, an assignee of the VPS, or an operator or admin. */
 const TASK_OWNER_OR_OPERATOR: RoutePolicy = { access: "task", role: "user", anyTaskRole: "operator" };
 
@@ -95,6 +98,18 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   "POST /api/vps/snapshots/:task_id": TASK_OWNER_OR_OPERATOR,
   "DELETE /api/vps/snapshots/:task_id": TASK_OWNER_OR_OPERATOR,
   "DELETE /api/vps/snapshots/:task_id/:timestamp": TASK_OWNER_OR_OPERATOR,
+  // Environments: host environment containers and tarballs. Runners download tarballs with the cluster token.
+  "GET /api/docker/host/containers": role("operator"),
+  "POST /api/docker/host/create": role("operator"),
+  "POST /api/docker/host/start/:env_name": role("operator"),
+  "POST /api/docker/host/stop/:env_name": role("operator"),
+  "POST /api/docker/host/delete/:env_name": role("operator"),
+  "POST /api/docker/host/migrate/:old_name": role("operator"),
+  "GET /api/docker/list": roleOrRunner("operator"),
+  "POST /api/docker/create_tar/:env_name": role("operator"),
+  "GET /api/docker/container/:name": roleOrRunner("operator"),
+  "DELETE /api/docker/container/:name": role("operator"),
+  "GET /api/docker/images": role("operator"),
   // VPS assignment.
   "POST /api/vps/:task_id/assign": role("operator"),
   "DELETE /api/vps/:task_id/assign/:user_id": role("operator"),

@@ -15,6 +15,7 @@ import { HOST_VERSION } from "../version.js";
 import { approvalRoutes } from "./routes/approval.js";
 import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
+import { environmentRoutes, type EnvironmentRoutesOptions } from "./routes/environments.js";
 import { nodeRoutes, type NodeRoutesOptions } from "./routes/nodes.js";
 import { runnerFacingRoutes, type RunnerFacingRoutesOptions } from "./routes/runner-facing.js";
 import { taskRoutes, type TaskRoutesOptions } from "./routes/tasks.js";
@@ -24,7 +25,8 @@ import { vpsRoutes, type VpsRoutesOptions } from "./routes/vps.js";
 export type HostServerOptions = TaskRoutesOptions &
   NodeRoutesOptions &
   RunnerFacingRoutesOptions &
-  VpsRoutesOptions & {
+  VpsRoutesOptions &
+  EnvironmentRoutesOptions & {
     logger: Logger;
     config: HostConfig;
     accounts: AccountService;
@@ -65,6 +67,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
         { name: "nodes", description: "Nodes and their health" },
         { name: "auth", description: "Accounts, API tokens, invitations and the audit log" },
         { name: "runners", description: "Called by runners with the cluster token" },
+        { name: "environments", description: "Environment containers, tarballs and node images" },
       ],
       components: {
         securitySchemes: {
@@ -86,6 +89,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
   await app.register(authRoutes, options);
   await app.register(auditRoutes, options);
   await app.register(vpsAssignmentRoutes, options);
+  await app.register(environmentRoutes, options);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/api/version", { schema: { hide: true } }, async () => ({ version: HOST_VERSION }));

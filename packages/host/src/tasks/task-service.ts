@@ -268,6 +268,7 @@ export class TaskService {
    */
   async applyRunnerUpdate(update: TaskStatusUpdate & { task_id: string }): Promise<UpdateResult> {
     const { store, ledger, scheduler, logger } = this.options;
+    if (update.status === "assigning") return this.applyProgress(update);
     if (!RUNNER_REPORTED.has(update.status)) {
       return { applied: false, message: `task ${update.task_id}: runners cannot report ${update.status}; ignored` };
     }
@@ -308,7 +309,11 @@ export class TaskService {
                 error_message: update.message ?? null,
                 completed_at: update.completed_at ?? now,
               }
-            : { completed_at: null, error_message: task.status === "lost" ? null : task.error_message }),
+            : {
+                completed_at: null,
+                // A task back from `lost` drops the loss reason, and one that starts drops its progress message.
+                error_message: task.status === "lost" || task.status === "assigning" ? null : task.error_message,
+              }),
         },
       });
       if (!applied) continue;
@@ -333,6 +338,22 @@ export class TaskService {
       return { applied: true, message: `task ${task.task_id} is now ${update.status}` };
     }
     return { applied: false, message: `task ${update.task_id} kept changing; report again` };
+  }
+
+  /**
+   * Stores a runner's progress message (an image being loaded or pulled) as the status message of a task
+   * that is still `assigning`. The status itself does not change.
+   */
+  private async applyProgress(update: TaskStatusUpdate & { task_id: string }): Promise<UpdateResult> {
+    const applied = await this.options.store.transitionTask({
+      taskId: update.task_id,
+      to: "assigning",
+      from: ["assigning"],
+      fields: { error_message: update.message ?? null },
+    });
+    return applied
+      ? { applied: true, message: `task ${update.task_id}: progress stored` }
+      : { applied: false, message: `task ${update.task_id} is not assigning; progress ignored` };
   }
 
   /** Marks every task with resources allocated on an offline node as `lost`. */

@@ -3,7 +3,7 @@
  * Containers are never auto-removed, so a restarted runner can still read their exit code and output.
  */
 
-import type { Logger } from "@kohakuriver/common";
+import { pullProgressTracker, readEngineJsonStream, type Logger } from "@kohakuriver/common";
 import Docker from "dockerode";
 
 import { completeContainerLogs, copyContainerLogs } from "./docker-logs.js";
@@ -12,9 +12,13 @@ import { engineMessageOf, isUnreachable, statusCodeOf, wrapEngineError } from ".
 import {
   ContainerExistsError,
   ContainerNotFoundError,
+  ImageLoadError,
   ImageNotFoundError,
+  ImagePullError,
   type ContainerState,
   type ImageSummary,
+  type ImageInfo,
+  type PullProgress,
   type LogFiles,
   type TaskContainerSpec,
   type WorkloadDriver,
@@ -109,6 +113,68 @@ export class DockerDriver implements WorkloadDriver {
       }
       throw wrapEngineError(error, `inspect image ${image}`, this.socketPath);
     }
+  }
+
+  async inspectImage(image: string): Promise<ImageInfo | null> {
+    try {
+      const info = await this.docker.getImage(image).inspect();
+      return {
+        id: info.Id,
+        tags: info.RepoTags ?? [],
+        created: info.Created,
+        labels: info.Config?.Labels ?? {},
+        sizeBytes: info.Size,
+      };
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return null;
+      throw wrapEngineError(error, `inspect image ${image}`, this.socketPath);
+    }
+  }
+
+  async listImages(): Promise<ImageInfo[]> {
+    const images = await this.call("list images", () => this.docker.listImages());
+    return images.map((image) => ({
+      id: image.Id,
+      tags: (image.RepoTags ?? []).filter((tag) => tag !== "<none>:<none>"),
+      created: new Date(image.Created * 1000).toISOString(),
+      labels: image.Labels ?? {},
+      sizeBytes: image.Size,
+    }));
+  }
+
+  async loadImage(tarball: NodeJS.ReadableStream): Promise<string[]> {
+    let response: NodeJS.ReadableStream;
+    try {
+      response = (await this.docker.loadImage(tarball, { quiet: true })) as NodeJS.ReadableStream;
+    } catch (error) {
+      if (isUnreachable(error)) throw wrapEngineError(error, "load an image", this.socketPath);
+      throw new ImageLoadError(engineMessageOf(error));
+    }
+
+    const loaded: string[] = [];
+    const { error } = await readEngineJsonStream(response, (event) => {
+      const text = typeof event.stream === "string" ? event.stream : "";
+      const match = /Loaded image(?: ID)?: (\S+)/.exec(text);
+      if (match?.[1] !== undefined) loaded.push(match[1]);
+    });
+    if (error !== null) throw new ImageLoadError(error);
+    this.logger?.debug({ images: loaded }, "image loaded");
+    return loaded;
+  }
+
+  async pullImage(image: string, onProgress?: (progress: PullProgress) => void): Promise<void> {
+    let response: NodeJS.ReadableStream;
+    try {
+      response = (await this.docker.pull(image)) as NodeJS.ReadableStream;
+    } catch (error) {
+      if (isUnreachable(error)) throw wrapEngineError(error, `pull image ${image}`, this.socketPath);
+      throw new ImagePullError(image, engineMessageOf(error));
+    }
+
+    const track = pullProgressTracker();
+    const { error } = await readEngineJsonStream(response, (event) => onProgress?.(track(event)));
+    if (error !== null) throw new ImagePullError(image, error);
+    this.logger?.info({ image }, "image pulled");
   }
 
   async createContainer(spec: TaskContainerSpec): Promise<void> {
@@ -254,7 +320,7 @@ export class DockerDriver implements WorkloadDriver {
     this.logger?.info({ container: name, image: `${repository}:${tag}` }, "container committed");
   }
 
-  async listImages(repository: string): Promise<ImageSummary[]> {
+  async listRepositoryImages(repository: string): Promise<ImageSummary[]> {
     const images = await this.call(`list images of ${repository}`, () =>
       this.docker.listImages({ filters: { reference: [repository] } }),
     );

@@ -26,7 +26,10 @@ export function engineMessageOf(error: unknown): string {
   if (typeof fromJson === "string" && fromJson !== "") {
     return fromJson.trim();
   }
-  return String(failure?.message ?? error).trim();
+  // docker-modem prefixes its own text, such as "(HTTP code 500) server error - ", when no JSON body was parsed.
+  return String(failure?.message ?? error)
+    .replace(/^\(HTTP code \d+\) [^-]*- /, "")
+    .trim();
 }
 
 export function isUnreachable(error: unknown): boolean {

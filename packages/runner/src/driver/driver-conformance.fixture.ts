@@ -9,12 +9,15 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 
 import {
   ContainerExistsError,
   ContainerNotFoundError,
+  ImageLoadError,
   ImageNotFoundError,
+  ImagePullError,
   type TaskContainerSpec,
   type WorkloadDriver,
 } from "./types.js";
@@ -344,18 +347,18 @@ export function runDriverConformance(
       try {
         await driver.commitContainer(name, repository, "100", "first snapshot");
         await driver.commitContainer(name, repository, "200", "");
-        const listed = await driver.listImages(repository);
+        const listed = await driver.listRepositoryImages(repository);
 
         assert.deepEqual(listed.map((image) => image.reference).sort(), [`${repository}:100`, `${repository}:200`]);
         assert.equal(listed.find((image) => image.tag === "100")?.comment, "first snapshot");
         assert.equal(listed.find((image) => image.tag === "200")?.comment, null);
         assert.ok(await driver.imageExists(`${repository}:100`));
-        assert.deepEqual(await driver.listImages(`${repository}-other`), []);
+        assert.deepEqual(await driver.listRepositoryImages(`${repository}-other`), []);
 
         await driver.removeImage(`${repository}:100`);
         await driver.removeImage(`${repository}:100`);
         assert.deepEqual(
-          (await driver.listImages(repository)).map((image) => image.tag),
+          (await driver.listRepositoryImages(repository)).map((image) => image.tag),
           ["200"],
         );
       } finally {
@@ -384,6 +387,35 @@ export function runDriverConformance(
         await behaviours.removeNetwork?.(firstName);
         await behaviours.removeNetwork?.(secondName);
       }
+    });
+
+    test("inspectImage returns tags or null", async () => {
+      const present = await driver.inspectImage(behaviours.image);
+      assert.ok(present !== null);
+      assert.ok(present.tags.includes(behaviours.image), `tags: ${present.tags.join(", ")}`);
+      assert.equal(await driver.inspectImage(behaviours.missingImage), null);
+      const listed = await driver.listImages();
+      assert.ok(listed.some((image) => image.tags.includes(behaviours.image)));
+    });
+
+    test("loadImage rejects a truncated archive", async () => {
+      const before = await driver.inspectImage(behaviours.image);
+      // The first 700 bytes of a tar header block: cut off in the middle, as a truncated tarball is.
+      const truncated = Buffer.alloc(700, 0x61);
+      await assert.rejects(driver.loadImage(Readable.from([truncated])), ImageLoadError);
+      assert.deepEqual((await driver.inspectImage(behaviours.image))?.id, before?.id);
+    });
+
+    test("pullImage from an unreachable registry fails with the reason", async () => {
+      // Port 1 on loopback is closed, so the pull fails without contacting any other address.
+      const image = "127.0.0.1:1/kohakuriver-conformance/absent:latest";
+      await assert.rejects(driver.pullImage(image), (error: unknown) => {
+        assert.ok(error instanceof ImagePullError, String(error));
+        assert.equal(error.image, image);
+        assert.ok(error.reason.length > 0);
+        return true;
+      });
+      assert.equal(await driver.imageExists(image), false);
     });
   });
 }

@@ -14,9 +14,13 @@ import {
   ContainerNotFoundError,
   DriverOperationError,
   EngineUnavailableError,
+  ImageLoadError,
   ImageNotFoundError,
+  ImagePullError,
   type ContainerState,
   type ImageSummary,
+  type ImageInfo,
+  type PullProgress,
   type LogFiles,
   type TaskContainerSpec,
   type WorkloadDriver,
@@ -41,6 +45,22 @@ export interface FakeDriverOptions {
   images?: string[];
   /** Behaviours keyed by container name or image; see setBehaviour. */
   behaviours?: Record<string, FakeBehaviour>;
+  /** Images that pullImage can fetch; pulling any other image fails as for an unknown repository. */
+  registryImages?: string[];
+}
+
+/**
+ * Contents of a tarball that the fake loads: JSON with this shape (see fakeImageTarball). Anything else
+ * fails to load, as a truncated or foreign file does with Docker.
+ */
+interface FakeImageArchive {
+  kohakuriverFakeImage: { tags: string[]; labels: Record<string, string> };
+}
+
+/** Returns the contents of a tarball that FakeDriver.loadImage accepts. */
+export function fakeImageTarball(tags: string[], labels: Record<string, string> = {}): string {
+  const archive: FakeImageArchive = { kohakuriverFakeImage: { tags, labels } };
+  return JSON.stringify(archive);
 }
 
 interface FakeContainer {
@@ -72,10 +92,15 @@ export class FakeDriver implements WorkloadDriver {
   /** Committed images by reference, with the name of the container they came from. */
   private readonly committed = new Map<string, ImageSummary & { source: string }>();
   private nextHostPort = 32768;
+  private readonly imageLabels = new Map<string, Record<string, string>>();
+  private readonly registryImages: Set<string>;
   private reachable = true;
+  /** Number of successful loadImage calls, for assertions in tests. */
+  loadCount = 0;
 
   constructor(options: FakeDriverOptions = {}) {
     this.images = new Set(options.images ?? ["kohakuriver/kohakuriver-base:base"]);
+    this.registryImages = new Set(options.registryImages ?? []);
     for (const [key, behaviour] of Object.entries(options.behaviours ?? {})) {
       this.behaviours.set(key, behaviour);
     }
@@ -120,6 +145,53 @@ export class FakeDriver implements WorkloadDriver {
   async imageExists(image: string): Promise<boolean> {
     this.checkReachable();
     return this.images.has(image);
+  }
+
+  async inspectImage(image: string): Promise<ImageInfo | null> {
+    this.checkReachable();
+    if (!this.images.has(image)) return null;
+    return {
+      id: `sha256:${Buffer.from(image).toString("hex").padEnd(64, "0").slice(0, 64)}`,
+      tags: [image],
+      created: new Date(0).toISOString(),
+      labels: { ...this.imageLabels.get(image) },
+      sizeBytes: 0,
+    };
+  }
+
+  async listImages(): Promise<ImageInfo[]> {
+    const images = await Promise.all([...this.images].map((image) => this.inspectImage(image)));
+    return images.filter((image): image is ImageInfo => image !== null);
+  }
+
+  async loadImage(tarball: NodeJS.ReadableStream): Promise<string[]> {
+    this.checkReachable();
+    const chunks: Buffer[] = [];
+    for await (const chunk of tarball) chunks.push(Buffer.from(chunk as Buffer));
+    let archive: FakeImageArchive;
+    try {
+      archive = JSON.parse(Buffer.concat(chunks).toString("utf8")) as FakeImageArchive;
+    } catch {
+      throw new ImageLoadError("unexpected EOF");
+    }
+    const tags = archive.kohakuriverFakeImage?.tags;
+    if (!Array.isArray(tags)) throw new ImageLoadError("invalid tar header");
+    for (const tag of tags) {
+      this.images.add(tag);
+      this.imageLabels.set(tag, { ...archive.kohakuriverFakeImage.labels });
+    }
+    this.loadCount += 1;
+    return [...tags];
+  }
+
+  async pullImage(image: string, onProgress?: (progress: PullProgress) => void): Promise<void> {
+    this.checkReachable();
+    if (!this.registryImages.has(image)) {
+      throw new ImagePullError(image, `pull access denied for ${image}, repository does not exist`);
+    }
+    onProgress?.({ status: "Downloading", downloadedBytes: 0, totalBytes: 1 });
+    this.images.add(image);
+    onProgress?.({ status: "Pull complete", downloadedBytes: 1, totalBytes: 1 });
   }
 
   async createContainer(spec: TaskContainerSpec): Promise<void> {
@@ -287,7 +359,7 @@ export class FakeDriver implements WorkloadDriver {
     });
   }
 
-  async listImages(repository: string): Promise<ImageSummary[]> {
+  async listRepositoryImages(repository: string): Promise<ImageSummary[]> {
     this.checkReachable();
     return [...this.committed.values()]
       .filter((image) => image.reference.slice(0, image.reference.lastIndexOf(":")) === repository)

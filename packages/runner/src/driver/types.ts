@@ -3,6 +3,10 @@
  * talks to the Docker Engine API through dockerode; a fake for unit tests passes the same conformance suite.
  */
 
+import { ImagePullError, type PullProgress } from "@kohakuriver/common";
+
+export { ImagePullError, type PullProgress };
+
 export interface BindMount {
   source: string;
   target: string;
@@ -48,7 +52,7 @@ export interface TaskContainerSpec {
   init?: boolean;
 }
 
-/** An image of a repository on the engine, as listed by listImages. */
+/** An image of a repository on the engine, as listed by listRepositoryImages. */
 export interface ImageSummary {
   /** Full reference, repository:tag. */
   reference: string;
@@ -88,12 +92,32 @@ export interface LogFiles {
   stderrPath: string;
 }
 
+export interface ImageInfo {
+  id: string;
+  tags: string[];
+  /** ISO timestamp of the image's creation, as Docker reports it. */
+  created: string;
+  labels: Record<string, string>;
+  sizeBytes: number;
+}
+
 export interface WorkloadDriver {
   /** Resolves when the engine responds; rejects with a message naming the socket otherwise. */
   ping(): Promise<void>;
   /** Makes sure a bridge network exists; returns the network to attach workloads to (falls back to "bridge"). */
   ensureNetwork(name: string, subnet: string, gateway: string): Promise<string>;
   imageExists(image: string): Promise<boolean>;
+  /** Returns the image's id, tags, creation time and labels, or null when it is not present. */
+  inspectImage(image: string): Promise<ImageInfo | null>;
+  listImages(): Promise<ImageInfo[]>;
+  /**
+   * Streams an image tarball (as `docker save` writes it) into the engine. Resolves to the image references
+   * the engine reports as loaded. Rejects with ImageLoadError, carrying the engine's reason, when the
+   * tarball is truncated or not an image archive; tags that existed before stay unchanged then.
+   */
+  loadImage(tarball: NodeJS.ReadableStream): Promise<string[]>;
+  /** Pulls an image from its registry. Rejects with ImagePullError carrying Docker's reason. */
+  pullImage(image: string, onProgress?: (progress: PullProgress) => void): Promise<void>;
   /** Creates a container without starting it. Rejects with ContainerExistsError when the name is taken. */
   createContainer(spec: TaskContainerSpec): Promise<void>;
   startContainer(name: string): Promise<void>;
@@ -127,7 +151,7 @@ export interface WorkloadDriver {
    */
   commitContainer(name: string, repository: string, tag: string, comment: string): Promise<void>;
   /** Lists the images of one repository, newest first. */
-  listImages(repository: string): Promise<ImageSummary[]>;
+  listRepositoryImages(repository: string): Promise<ImageSummary[]>;
   /**
    * Removes an image tag by reference, also when a container was created from it (the container keeps
    * its image). A missing image is not an error.
@@ -160,6 +184,13 @@ export class ContainerNotFoundError extends Error {
   override name = "ContainerNotFoundError";
   constructor(readonly containerName: string) {
     super(`container ${containerName} not found`);
+  }
+}
+
+export class ImageLoadError extends Error {
+  override name = "ImageLoadError";
+  constructor(readonly reason: string) {
+    super(`the Docker Engine could not load the image: ${reason}`);
   }
 }
 

@@ -4,8 +4,12 @@
  */
 
 import {
+  EnvironmentParamsSchema,
   ErrorBodySchema,
+  ConflictError,
   MessageSchema,
+  RunnerImageListSchema,
+  SyncResponseSchema,
   NotFoundError,
   RunnerVpsCreateRequestSchema,
   RunnerVpsStopRequestSchema,
@@ -22,6 +26,8 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 
+import type { WorkloadDriver } from "../driver/types.js";
+import { EnvironmentSyncError, type EnvironmentSync } from "../environments/environment-sync.js";
 import type { RunnerState } from "../state/runner-state.js";
 import type { TaskExecutor } from "../tasks/task-executor.js";
 import type { VpsManager } from "../vps/vps-manager.js";
@@ -33,6 +39,8 @@ export interface RunnerServerOptions {
   clusterToken: string;
   nodeName: string;
   logger: Logger;
+  driver: WorkloadDriver;
+  environments: EnvironmentSync;
 }
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
@@ -205,6 +213,36 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
       state
         .list()
         .map((entry) => ({ task_id: entry.task_id, phase: entry.phase, finished: entry.final_report !== null })),
+  );
+
+  app.get("/api/docker/images", { schema: { response: { 200: RunnerImageListSchema, ...errors } } }, async () => ({
+    images: (await options.driver.listImages()).map((image) => ({
+      id: image.id,
+      tags: image.tags,
+      created: image.created,
+      size: image.sizeBytes,
+    })),
+  }));
+
+  app.post(
+    "/api/docker/sync/:env_name",
+    { schema: { params: EnvironmentParamsSchema, response: { 200: SyncResponseSchema, ...errors } } },
+    async (request) => {
+      const environment = request.params.env_name;
+      let result;
+      try {
+        result = await options.environments.ensure(environment);
+      } catch (error) {
+        if (error instanceof EnvironmentSyncError) throw new ConflictError(error.message);
+        throw error;
+      }
+      if (result.timestamp === null) throw new NotFoundError(`no tarball of environment ${environment}`);
+      return {
+        message: result.loaded ? `Environment ${environment} loaded.` : `Environment ${environment} is up to date.`,
+        synced: result.loaded,
+        ...(result.source === null ? {} : { source: result.source }),
+      };
+    },
   );
 
   app.get("/api/health", async () => ({ status: "ok", node: options.nodeName }));

@@ -18,16 +18,52 @@ export interface StatusReporterOptions {
   onDelivered?: (taskId: string) => void;
 }
 
+/** Minimum milliseconds between two progress messages of one task. */
+const PROGRESS_INTERVAL_MS = 1000;
+
 export class StatusReporter {
   private wake: (() => void) | null = null;
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
   private failures = 0;
+  /** The latest unsent progress message per task. */
+  private readonly progressMessages = new Map<string, string>();
 
   constructor(private readonly options: StatusReporterOptions) {}
 
   start(): void {
     this.loop ??= this.run();
+  }
+
+  /**
+   * Sends a progress message (an image being loaded or pulled) for a task that has not started yet. The
+   * host shows it as the task's status message. Best effort and rate-limited: a lost message is not resent,
+   * and a newer one replaces an unsent older one.
+   */
+  progress(taskId: string, message: string): void {
+    const pending = this.progressMessages.get(taskId);
+    this.progressMessages.set(taskId, message);
+    if (pending !== undefined) return;
+    void this.sendProgress(taskId);
+  }
+
+  private async sendProgress(taskId: string): Promise<void> {
+    const { logger } = this.options;
+    while (this.progressMessages.has(taskId) && !this.abort.signal.aborted) {
+      const message = this.progressMessages.get(taskId) as string;
+      try {
+        await clusterRequest(
+          "POST",
+          `${this.options.hostUrl}/api/update`,
+          { task_id: taskId, status: "assigning", message },
+          { token: this.options.clusterToken, timeoutMs: 5_000 },
+        );
+      } catch (error) {
+        logger.debug({ taskId, reason: describeNetworkError(error) }, "progress message not delivered");
+      }
+      await sleep(PROGRESS_INTERVAL_MS, this.abort.signal);
+      if (this.progressMessages.get(taskId) === message) this.progressMessages.delete(taskId);
+    }
   }
 
   /** Asks the loop to look for reports now. */

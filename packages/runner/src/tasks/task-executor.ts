@@ -18,7 +18,15 @@ import {
 import { Semaphore, type Logger } from "@kohakuriver/common";
 
 import type { RunnerConfig } from "../config.js";
-import { ContainerExistsError, ImageNotFoundError, type ContainerState, type WorkloadDriver } from "../driver/types.js";
+import {
+  ContainerExistsError,
+  ImageNotFoundError,
+  ImagePullError,
+  type ContainerState,
+  type WorkloadDriver,
+} from "../driver/types.js";
+import { EnvironmentSyncError, type EnvironmentSync } from "../environments/environment-sync.js";
+import { prepareImage } from "../environments/prepare-image.js";
 import type { RunnerState, TaskEntry } from "../state/runner-state.js";
 import { buildTaskContainerSpec } from "./container-spec.js";
 import { describeStartError, finalStatusOf } from "./exit-status.js";
@@ -34,6 +42,8 @@ export interface TaskExecutorOptions {
   logger: Logger;
   network: string | null;
   numaTopology: NumaTopology | null;
+  /** Loads environment tarballs before tasks start; without it tasks use whatever image is present. */
+  environments?: EnvironmentSync;
 }
 
 /**
@@ -170,6 +180,8 @@ export class TaskExecutor {
         entry = state.update(taskId, { phase: "started", started_at: existing.startedAt }).entry ?? entry;
       } else {
         const accepted = entry;
+        // Outside the start slots: a long load must not hold back tasks whose image is ready.
+        if (existing === null && !(await this.prepareTaskImage(accepted))) return;
         const started = await this.starts.run(() => this.startContainer(accepted, existing));
         if (!started) return;
         entry = state.get(taskId) ?? entry;
@@ -212,6 +224,28 @@ export class TaskExecutor {
     await driver.removeContainer(entry.container_name).catch((error: unknown) => {
       logger.warn({ err: error, taskId }, "cannot remove finished container");
     });
+  }
+
+  /**
+   * Makes the task's image present: loads the newest tarball of its environment when that is newer, or pulls
+   * a registry image that is missing. Progress goes to the task's status message. Returns false after
+   * recording the task as failed.
+   */
+  private async prepareTaskImage(entry: TaskEntry): Promise<boolean> {
+    const { driver, environments, reporter } = this.options;
+    const request = entry.request;
+    if (request === null) return true;
+    const progress = (message: string) => reporter.progress(entry.task_id, message);
+
+    try {
+      await prepareImage(driver, environments, request, progress);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ImagePullError) && !(error instanceof EnvironmentSyncError)) throw error;
+      this.options.logger.warn({ taskId: entry.task_id, err: error }, "task image could not be prepared");
+      await this.recordFinal(entry, { status: "failed", exit_code: null, message: capitalize(error.message) });
+      return false;
+    }
   }
 
   /** Creates (unless it exists) and starts the container; records the start before reporting it. */
@@ -325,6 +359,10 @@ export class TaskExecutor {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 function hasEverStarted(container: ContainerState): boolean {

@@ -23,8 +23,16 @@ import {
 import { Semaphore, sleep, type Logger } from "@kohakuriver/common";
 
 import type { RunnerConfig } from "../config.js";
-import { ContainerExistsError, ImageNotFoundError, type ContainerState, type WorkloadDriver } from "../driver/types.js";
+import {
+  ContainerExistsError,
+  ImageNotFoundError,
+  ImagePullError,
+  type ContainerState,
+  type WorkloadDriver,
+} from "../driver/types.js";
 import { finishedKey, type RunnerState, type TaskEntry } from "../state/runner-state.js";
+import { EnvironmentSyncError, type EnvironmentSync } from "../environments/environment-sync.js";
+import { prepareImage } from "../environments/prepare-image.js";
 import type { StatusReporter } from "../tasks/status-reporter.js";
 import { LABEL_GENERATION, SSH_CONTAINER_PORT, buildVpsContainerSpec } from "./vps-container.js";
 
@@ -36,6 +44,8 @@ export interface VpsManagerOptions {
   reporter: StatusReporter;
   logger: Logger;
   network: string | null;
+  /** Loads environment tarballs; absent in unit tests that need no environments. */
+  environments?: EnvironmentSync;
   /** Seconds to wait for the sshd banner after the container started, package install included. */
   sshReadyTimeoutSeconds?: number;
 }
@@ -168,7 +178,7 @@ export class VpsManager {
 
   /** Lists the snapshots of a VPS on this node, newest first; works while the VPS is stopped. */
   async listSnapshots(taskId: string): Promise<Snapshot[]> {
-    const images = await this.options.driver.listImages(snapshotRepository(taskId));
+    const images = await this.options.driver.listRepositoryImages(snapshotRepository(taskId));
     return images
       .filter((image) => /^\d+$/.test(image.tag))
       .map((image) => ({
@@ -370,6 +380,19 @@ export class VpsManager {
         logger.info({ taskId: request.task_id, snapshot: newest.tag }, "restoring VPS from its newest snapshot");
         return newest.tag;
       }
+    }
+
+    const progress = (message: string): void => this.options.reporter.progress(request.task_id, message);
+    try {
+      await prepareImage(driver, this.options.environments, request, progress);
+    } catch (error) {
+      if (!(error instanceof ImagePullError) && !(error instanceof EnvironmentSyncError)) throw error;
+      const entry = this.options.state.get(request.task_id);
+      if (entry !== undefined) {
+        const message = error.message.charAt(0).toUpperCase() + error.message.slice(1);
+        await this.recordFinal(entry, { status: "failed", exit_code: null, message });
+      }
+      return null;
     }
     return request.docker_image_name;
   }

@@ -20,6 +20,10 @@ export const HOST_CONFIG_COMMENTS: Record<string, string> = {
   CLEANUP_CHECK_INTERVAL_SECONDS: "Seconds between checks for nodes that stopped sending heartbeats.",
   DEFAULT_CONTAINER_NAME: "Environment used by tasks that name neither --container nor --image.",
   INITIAL_BASE_IMAGE: "Registry image the default environment is created from when it has no tarball yet.",
+  DEFAULT_CONTAINER_BOOTSTRAP:
+    "Create and publish the default environment at start when it has no tarball (true or false).",
+  TARBALL_KEEP_COUNT: "Tarballs kept per environment after publishing; older ones are deleted.",
+  DOCKER_SOCKET: "Path of the Docker Engine socket used for environment containers and tarballs.",
   TASKS_PRIVILEGED: "Run task containers privileged unless a submission sets privileged to false (true or false).",
   ADDITIONAL_MOUNTS: 'Extra bind mounts for every task, as "host_path:container_path[:ro]" strings.',
   DEFAULT_WORKING_DIR: "Working directory inside task containers.",
@@ -51,7 +55,8 @@ export const RUNNER_CONFIG_COMMENTS: Record<string, string> = {
   HOST_PORT: "TCP port of the host API.",
   SHARED_DIR: "Shared storage, the same directory as the host's SHARED_DIR; mounted at /shared in workloads.",
   LOCAL_TEMP_DIR: "Node-local scratch directory; mounted at /local_temp in workloads.",
-  CONTAINER_TAR_DIR: "Directory of environment tarballs; empty means SHARED_DIR/kohakuriver-containers.",
+  CONTAINER_TAR_DIR:
+    "Directory of environment tarballs; empty means SHARED_DIR/kohakuriver-containers. When it does not exist, tarballs are downloaded from the host.",
   NUMACTL_PATH: "Path of numactl, kept from the original's config files; empty means it is not used.",
   RUNNER_LOG_FILE: "File for the runner's log; empty means standard error. Kept from the original's config files.",
   HEARTBEAT_INTERVAL_SECONDS: "Seconds between heartbeats sent to the host.",
