@@ -37,7 +37,7 @@ describe("runCli", () => {
     const result = await runCaptured(["--help"]);
     assert.equal(result.code, 0);
     assert.match(result.stdout, /runs command tasks\s+and\s+VPS\s+sessions\s+in\s+Docker\s+containers/);
-    assert.doesNotMatch(result.stdout, /terminal|port forward|tarball/i);
+    assert.doesNotMatch(result.stdout, /terminal|port forward/i);
   });
 
   it("explains submit --wait output and exit codes", async () => {

@@ -64,6 +64,7 @@ describe("host environments on Docker", { skip }, () => {
       config: resolveHostConfig({
         HOST_BIND_IP: "127.0.0.1",
         HOST_PORT: 0,
+        HOST_SSH_PROXY_PORT: 0,
         DB_FILE: join(dataDir, "kohakuriver.db"),
         SHARED_DIR: join(dataDir, "shared"),
         DEFAULT_CONTAINER_BOOTSTRAP: false,
@@ -237,6 +238,7 @@ describe("host environments on Docker", { skip }, () => {
       config: resolveHostConfig({
         HOST_BIND_IP: "127.0.0.1",
         HOST_PORT: 0,
+        HOST_SSH_PROXY_PORT: 0,
         DB_FILE: join(bootDir, "kohakuriver.db"),
         SHARED_DIR: join(bootDir, "shared"),
         DEFAULT_CONTAINER_NAME: bootEnvironment,
