@@ -30,6 +30,9 @@ export interface DockerDriverOptions {
   logger?: Logger;
 }
 
+/** How long a SIGKILLed container with a memory limit is watched for a late OOMKilled flag. */
+const OOM_FLAG_WAIT_MS = 1000;
+
 /** Label on networks that this driver created. */
 export const MANAGED_LABEL = "kohakuriver.managed";
 
@@ -232,11 +235,29 @@ export class DockerDriver implements WorkloadDriver {
   }
 
   async waitContainer(name: string): Promise<number> {
+    let statusCode: number;
     try {
       const result = (await this.docker.getContainer(name).wait()) as { StatusCode: number };
-      return result.StatusCode;
+      statusCode = result.StatusCode;
     } catch (error) {
       throw this.containerError(error, name, "wait for");
+    }
+    if (statusCode === 137) await this.awaitLateOomFlag(name);
+    return statusCode;
+  }
+
+  /**
+   * Waits up to OOM_FLAG_WAIT_MS for OOMKilled on a container that exited with SIGKILL. The engine sets the
+   * flag when it handles containerd's OOM event, which can arrive after the exit event on a loaded machine
+   * (seen with Docker 20.10 on cgroup v1). A SIGKILL that was not an OOM kill costs this wait once.
+   */
+  private async awaitLateOomFlag(name: string): Promise<void> {
+    const container = this.docker.getContainer(name);
+    const deadline = Date.now() + OOM_FLAG_WAIT_MS;
+    while (Date.now() < deadline) {
+      const info = await container.inspect().catch(() => null);
+      if (info === null || info.State.OOMKilled || (info.HostConfig.Memory ?? 0) === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
 
