@@ -250,6 +250,26 @@ describe("VPS over SSH", { skip: dockerSkip }, () => {
     assert.equal(read.stdout.trim(), "kept-1");
   });
 
+  it("engine restart publishes the new port", async () => {
+    const container = docker.getContainer(`kohakuriver-vps-${generatedId}`);
+    const before = await cluster.client.request<VpsResponse>("GET", `/api/vps/status/${generatedId}`);
+    // Ending sshd ends the container's main process; the engine restarts it (unless-stopped) on a new port.
+    const exec = await container.exec({ Cmd: ["sh", "-c", "kill $(cat /run/sshd.pid)"] });
+    await exec.start({});
+    await waitFor(async () => (await container.inspect()).RestartCount > 0, 30_000, "the engine restarted the VPS");
+
+    const published = Number((await container.inspect()).NetworkSettings.Ports["22/tcp"]?.[0]?.HostPort);
+    await waitFor(
+      async () =>
+        (await cluster.client.request<VpsResponse>("GET", `/api/vps/status/${generatedId}`)).ssh_port === published,
+      30_000,
+      `the host did not learn the new SSH port ${published} (was ${before.ssh_port})`,
+    );
+    const read = await runSsh(sshConfig, [`kohakuriver-vps-${generatedId}`, "cat", "/root/kept.txt"]);
+    assert.equal(read.code, 0, read.stderr);
+    assert.equal(read.stdout.trim(), "kept-1");
+  });
+
   it("returns from lost when its node is back", async () => {
     const container = docker.getContainer(`kohakuriver-vps-${generatedId}`);
     const startedAt = (await container.inspect()).State.StartedAt;
@@ -320,6 +340,12 @@ describe("VPS over SSH", { skip: dockerSkip }, () => {
     assert.equal(parsed.count, 2);
     assert.equal(parsed.snapshots[0]?.message, "manual 2");
 
+    const missing = await cluster.cli(["vps", "snapshot", "restore", generatedId, "999"], { env: env() });
+    assert.equal(missing.code, 1, missing.stdout);
+    assert.match(missing.stderr, /snapshot 999 of VPS \d+ not found on node/);
+    const stillRunning = await cluster.client.request<VpsResponse>("GET", `/api/vps/status/${generatedId}`);
+    assert.equal(stillRunning.status, "running", "a restore from a missing snapshot leaves the VPS running");
+
     const oldest = String(parsed.snapshots[1]?.timestamp);
     assertCliOk(
       await cluster.cli(["vps", "snapshot", "delete", generatedId, oldest], { env: env() }),
@@ -358,6 +384,20 @@ describe("VPS over SSH", { skip: dockerSkip }, () => {
     assert.match(created.stderr, /names no known distribution \(busybox/);
     const id = createdId(created);
     await waitFor(async () => (await cluster.containers(id)).length === 0, 30_000, "failed VPS container removed");
+  });
+
+  it("no-ssh-key option selects mode none", async () => {
+    const created = await cluster.cli(
+      ["vps", "create", "--no-ssh-key", "--image", BASE_IMAGE, "-t", node, "--no-wait", "--json"],
+      { env: env() },
+    );
+    assertCliOk(created, "vps create --no-ssh-key");
+    const parsed = JSON.parse(created.stdout) as { task_id: string; ssh_key_mode: string };
+    assert.equal(parsed.ssh_key_mode, "none");
+    const both = await cluster.cli(["vps", "create", "--ssh", "--no-ssh-key", "-t", node], { env: env() });
+    assert.equal(both.code, 2, both.stdout);
+    assert.match(both.stderr, /choose one SSH option/);
+    await cluster.client.request("POST", `/api/vps/stop/${parsed.task_id}`).catch(() => undefined);
   });
 
   it("disabled mode gets a proxy error", async () => {

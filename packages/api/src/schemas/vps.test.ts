@@ -31,6 +31,7 @@ describe("VpsCreateSchema", () => {
       [{ ssh_key_mode: "upload", ssh_public_key: `command="id" ${KEY}` }, /^ssh_public_key: must be one OpenSSH/],
       [{ ssh_key_mode: "generate", ssh_public_key: KEY }, /^ssh_public_key: is only used with ssh_key_mode 'upload'/],
       [{ name: "two\nlines" }, /^name: must be one line of text/],
+      [{ name: "\u001b]0;title\u0007" }, /^name: must be one line of text without control characters/],
       [{ vps_backend: "xen" }, /^vps_backend: must be docker or qemu/],
     ];
     for (const [body, expected] of cases) {

@@ -28,7 +28,8 @@ export const VpsCreateSchema = z
     name: z
       .string()
       .max(100)
-      .refine((text) => !/[\0\n\r]/.test(text), "must be one line of text")
+      // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
+      .refine((text) => !/[\x00-\x1f\x7f]/.test(text), "must be one line of text without control characters")
       .nullable()
       .default(null),
     required_cores: z.number().min(0, "must be 0 (no limit) or more cores").max(4096).default(1),
@@ -142,7 +143,11 @@ export const SnapshotCreateQuerySchema = z.object({
   message: z
     .string()
     .max(1000, "must be at most 1000 characters")
-    .refine((text) => !text.includes("\0"), "must not contain NUL bytes")
+    .refine(
+      // eslint-disable-next-line no-control-regex -- control characters are exactly what this rejects
+      (text) => !/[\x00-\x08\x0b-\x1f\x7f]/.test(text),
+      "must not contain control characters other than tab and newline",
+    )
     .optional(),
 });
 
@@ -181,4 +186,6 @@ export type ParsedRunnerVpsCreateRequest = z.output<typeof RunnerVpsCreateReques
 export const RunnerVpsStopRequestSchema = z.object({
   /** Commit a snapshot before removing the container; null follows the runner's AUTO_SNAPSHOT_ON_STOP. */
   snapshot: z.boolean().nullable().default(null),
+  /** Snapshot timestamp that the retention must keep, because a restart is about to restore it. */
+  keep: z.number().int().min(0).nullable().default(null),
 });

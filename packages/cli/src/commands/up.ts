@@ -191,6 +191,11 @@ function printReady(
 
   output.line(`${colors.green("kohakuriver is up:")} host ${host.url}, node ${colors.bold(nodeName)}${capacity}`);
   output.line(`data in ${settings.dataDir}`);
+  output.line(
+    host.sshProxyPort === DEFAULT_SSH_PROXY_PORT
+      ? `SSH proxy on port ${host.sshProxyPort}`
+      : `SSH proxy on port ${host.sshProxyPort}; for 'kohakuriver ssh' set KOHAKURIVER_SSH_PROXY_PORT=${host.sshProxyPort}`,
+  );
   if (settings.dataDir !== kohakuriverHome(settings.env)) {
     output.line(`CLI token in ${settings.dataDir}/auth.json; use it with KOHAKURIVER_HOME=${settings.dataDir}`);
   }

@@ -282,6 +282,18 @@ export class TaskService {
           message: `VPS ${update.task_id} was restarted (generation ${task.generation}); report on generation ${update.generation} ignored`,
         };
       }
+      // A VPS container that the engine restarted (after a crash or an engine restart) has a new SSH port.
+      if (
+        update.status === "running" &&
+        (task.status === "running" || task.status === "paused") &&
+        update.ssh_port !== undefined &&
+        update.ssh_port !== null &&
+        update.ssh_port !== task.ssh_port
+      ) {
+        await store.updateTask(task.task_id, { ssh_port: update.ssh_port });
+        logger.info({ taskId: task.task_id, sshPort: update.ssh_port }, "VPS SSH port changed");
+        return { applied: true, message: `VPS ${task.task_id} now publishes SSH on port ${update.ssh_port}` };
+      }
       // A repeated `running` report (its acknowledgement was lost) must not undo a pause.
       const allowed =
         !NOT_DISPATCHED.has(task.status) &&

@@ -115,7 +115,9 @@ export class SshProxy {
     const taskId = match[1] as string;
     const token = match[2] ?? null;
     if (!/^\d{1,20}$/.test(taskId)) {
-      this.refuse(client, `invalid task id '${taskId.slice(0, 40)}': expected a decimal VPS id`);
+      // Control characters are not echoed back to the client's terminal.
+      const shown = taskId.slice(0, 40).replace(/[^\x20-\x7e]/g, "?");
+      this.refuse(client, `invalid task id '${shown}': expected a decimal VPS id`);
       return;
     }
 
@@ -168,7 +170,7 @@ export class SshProxy {
     const task = await this.options.store.getTask(taskId);
     if (task === undefined || task.task_type !== "vps") return `VPS ${taskId} not found`;
     if (task.ssh_key_mode === "disabled") {
-      return `SSH is disabled for VPS ${taskId}; use the terminal (kohakuriver connect ${taskId})`;
+      return `SSH is disabled for VPS ${taskId}: it was created without an SSH option (--gen-ssh-key, --public-key-file or --no-ssh-key)`;
     }
     if (task.status !== "running") {
       return task.status === "paused"

@@ -49,6 +49,9 @@ export interface ProxiedResponse {
 }
 
 export class VpsService {
+  /** VPS sessions with a stop or restart in progress; a second one is refused until it is done. */
+  private readonly busy = new Set<string>();
+
   constructor(private readonly options: VpsServiceOptions) {}
 
   /** Validates and stores a VPS (generating its key pair when asked), then queues it. */
@@ -182,6 +185,10 @@ export class VpsService {
    * snapshot (AUTO_SNAPSHOT_ON_STOP) and removes the container. Returns a sentence on what happened.
    */
   async stop(taskId: string): Promise<string> {
+    return this.exclusively(taskId, () => this.stopNow(taskId));
+  }
+
+  private async stopNow(taskId: string): Promise<string> {
     const { store, scheduler, ledger, logger } = this.options;
     const task = await this.get(taskId);
     if (!ACTIVE_VPS_STATUSES.includes(task.status)) {
@@ -191,7 +198,7 @@ export class VpsService {
       taskId,
       to: "stopped",
       from: [task.status],
-      fields: { error_message: "Stopped by user.", completed_at: new Date().toISOString() },
+      fields: { error_message: "Stopped by user.", completed_at: new Date().toISOString(), ssh_port: null },
     });
     if (!applied) throw new ConflictError(`VPS ${taskId} changed status while it was being stopped; try again`);
     scheduler.remove(taskId);
@@ -211,6 +218,10 @@ export class VpsService {
    * keeping its SSH key mode and key. A running VPS is stopped with a snapshot first.
    */
   async restart(taskId: string, snapshot: number | null): Promise<string> {
+    return this.exclusively(taskId, () => this.restartNow(taskId, snapshot));
+  }
+
+  private async restartNow(taskId: string, snapshot: number | null): Promise<string> {
     const { store, scheduler, ledger, logger } = this.options;
     const task = await this.get(taskId);
     if (!RESTARTABLE.includes(task.status)) {
@@ -225,8 +236,13 @@ export class VpsService {
       );
     }
 
+    let snapshotCount: number | null = null;
+    if (task.assigned_node !== null) {
+      snapshotCount = await this.checkSnapshot(task.assigned_node, taskId, snapshot);
+    }
+
     if (task.assigned_node !== null && ["running", "paused", "lost"].includes(task.status)) {
-      const problem = await this.stopOnRunner(task.assigned_node, taskId, true);
+      const problem = await this.stopOnRunner(task.assigned_node, taskId, true, snapshot);
       if (problem !== null) throw new UnavailableError(`cannot stop VPS ${taskId} before the restart: ${problem}`);
     }
 
@@ -254,9 +270,57 @@ export class VpsService {
     const queued = await store.getTask(taskId);
     if (queued !== undefined) scheduler.enqueue([queued]);
     logger.info({ taskId, generation: task.generation + 1, snapshot }, "VPS restarting");
-    return snapshot === null
-      ? `VPS ${taskId} is restarting from its newest snapshot.`
-      : `VPS ${taskId} is restarting from snapshot ${snapshot}.`;
+    if (snapshot !== null) return `VPS ${taskId} is restarting from snapshot ${snapshot}.`;
+    const stoppedNow = ["running", "paused", "lost"].includes(task.status);
+    return snapshotCount === 0 && !stoppedNow
+      ? `VPS ${taskId} is restarting from its image; it has no snapshots.`
+      : `VPS ${taskId} is restarting from its newest snapshot.`;
+  }
+
+  /**
+   * Asks the VPS's node for its snapshots and returns how many there are, so that a restart from a
+   * snapshot that does not exist is rejected before the VPS is stopped. Returns null when the node does not
+   * respond; the restart then goes ahead and the node reports a missing snapshot itself.
+   */
+  private async checkSnapshot(hostname: string, taskId: string, snapshot: number | null): Promise<number | null> {
+    const node = this.options.ledger.getNode(hostname);
+    if (node === undefined) return null;
+    let response;
+    try {
+      response = await this.options.runners.call(
+        { hostname, url: node.capacity.url },
+        "GET",
+        `/api/vps/snapshots/${taskId}`,
+        undefined,
+        30_000,
+      );
+    } catch (error) {
+      if (error instanceof RunnerUnreachableError) return null;
+      throw error;
+    }
+    if (response.status !== 200) return null;
+    const timestamps = ((response.body as { snapshots?: Array<{ timestamp: number }> }).snapshots ?? []).map(
+      (item) => item.timestamp,
+    );
+    if (snapshot !== null && !timestamps.includes(snapshot)) {
+      throw new NotFoundError(
+        `snapshot ${snapshot} of VPS ${taskId} not found on node ${hostname}; list them with 'kohakuriver vps snapshot list ${taskId}'`,
+      );
+    }
+    return timestamps.length;
+  }
+
+  /** Runs one stop or restart of a VPS at a time; another one meanwhile gets a 409. */
+  private async exclusively<T>(taskId: string, operation: () => Promise<T>): Promise<T> {
+    if (this.busy.has(taskId)) {
+      throw new ConflictError(`VPS ${taskId} is being stopped or restarted; try again when that is done`);
+    }
+    this.busy.add(taskId);
+    try {
+      return await operation();
+    } finally {
+      this.busy.delete(taskId);
+    }
   }
 
   /**
@@ -299,7 +363,12 @@ export class VpsService {
   }
 
   /** Asks the runner to stop the VPS; returns null on success, else a sentence saying why it did not happen. */
-  private async stopOnRunner(hostname: string, taskId: string, snapshot: boolean | null): Promise<string | null> {
+  private async stopOnRunner(
+    hostname: string,
+    taskId: string,
+    snapshot: boolean | null,
+    keep: number | null = null,
+  ): Promise<string | null> {
     const node = this.options.ledger.getNode(hostname);
     if (node === undefined || !node.schedulable) return `node ${hostname} is offline.`;
     try {
@@ -307,7 +376,7 @@ export class VpsService {
         { hostname, url: node.capacity.url },
         "POST",
         `/api/vps/stop/${taskId}`,
-        { snapshot },
+        { snapshot, keep },
         STOP_TIMEOUT_MS,
       );
       // 404: the runner no longer has it, which is what a stop wants.

@@ -119,7 +119,7 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
     },
     async (request) => {
       const taskId = request.params.task_id;
-      if (!(await vps.stop(taskId, request.body?.snapshot ?? null))) {
+      if (!(await vps.stop(taskId, request.body?.snapshot ?? null, request.body?.keep ?? null))) {
         throw new NotFoundError(`VPS ${taskId} is not on node ${options.nodeName}`);
       }
       return { message: `VPS ${taskId} stopped.` };
@@ -198,7 +198,8 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
     },
     async (request) => {
       const deleted = await vps.deleteAllSnapshots(request.params.task_id);
-      return { message: `Deleted ${deleted} snapshots of VPS ${request.params.task_id}.`, deleted_count: deleted };
+      const noun = deleted === 1 ? "snapshot" : "snapshots";
+      return { message: `Deleted ${deleted} ${noun} of VPS ${request.params.task_id}.`, deleted_count: deleted };
     },
   );
 

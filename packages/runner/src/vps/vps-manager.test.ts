@@ -124,6 +124,22 @@ describe("VpsManager", () => {
     );
   });
 
+  it("stop keeps the snapshot a restore needs", async () => {
+    const vps = manager({ MAX_SNAPSHOTS_PER_VPS: 2, AUTO_SNAPSHOT_ON_STOP: true });
+    await vps.accept(request("9"));
+    await until(() => state.get("9")?.ready === true, "the VPS to be ready");
+    for (let index = 0; index < 2; index += 1) await vps.createSnapshot("9", `snapshot ${index}`);
+    const oldest = (await vps.listSnapshots("9")).at(-1);
+
+    await vps.stop("9", true, oldest?.timestamp ?? null);
+    const left = await vps.listSnapshots("9");
+    assert.deepEqual(
+      left.map((snapshot) => snapshot.message),
+      ["Auto-snapshot on stop", "snapshot 0"],
+      "the protected oldest snapshot survives and the limit holds",
+    );
+  });
+
   it("new generation restores the newest snapshot", async () => {
     const vps = manager({ AUTO_SNAPSHOT_ON_STOP: true, AUTO_RESTORE_ON_CREATE: true });
     await vps.accept(request("6"));

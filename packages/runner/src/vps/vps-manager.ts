@@ -126,7 +126,10 @@ export class VpsManager {
   /** Resumes every VPS in the state after a runner restart, without restarting running containers. */
   resumeAll(): void {
     for (const entry of this.options.state.list()) {
-      if (entry.task_type === "vps" && entry.final_report === null) this.supervise(entry.task_id);
+      if (entry.task_type !== "vps" || entry.final_report !== null) continue;
+      this.supervise(entry.task_id);
+      // The engine may have restarted the container on a new port while the runner was down.
+      if (entry.ready === true) void this.refreshSshPort(entry.task_id, entry.generation ?? 0);
     }
   }
 
@@ -165,15 +168,16 @@ export class VpsManager {
 
   /**
    * Stops a VPS: commits a snapshot first when asked (null follows AUTO_SNAPSHOT_ON_STOP), then removes the
-   * container. Resolves to false when the VPS is not on this node.
+   * container. The retention never deletes the snapshot `keep` (the one a restart is about to restore).
+   * Resolves to false when the VPS is not on this node.
    */
-  async stop(taskId: string, snapshot: boolean | null): Promise<boolean> {
-    return this.end(taskId, "stopped", snapshot ?? this.options.config.AUTO_SNAPSHOT_ON_STOP);
+  async stop(taskId: string, snapshot: boolean | null, keep: number | null = null): Promise<boolean> {
+    return this.end(taskId, "stopped", snapshot ?? this.options.config.AUTO_SNAPSHOT_ON_STOP, keep);
   }
 
   /** Kills a VPS without a snapshot; its final status becomes `killed`. */
   async kill(taskId: string): Promise<boolean> {
-    return this.end(taskId, "killed", false);
+    return this.end(taskId, "killed", false, null);
   }
 
   /** Lists the snapshots of a VPS on this node, newest first; works while the VPS is stopped. */
@@ -219,7 +223,12 @@ export class VpsManager {
     return snapshots.length;
   }
 
-  private async end(taskId: string, status: "stopped" | "killed", snapshot: boolean): Promise<boolean> {
+  private async end(
+    taskId: string,
+    status: "stopped" | "killed",
+    snapshot: boolean,
+    keep: number | null,
+  ): Promise<boolean> {
     const { state, driver, logger } = this.options;
     return this.withLock(taskId, async () => {
       const entry = state.get(taskId);
@@ -232,7 +241,7 @@ export class VpsManager {
 
       const container = await driver.inspectContainer(entry.container_name);
       if (snapshot && container !== null && hasEverStarted(container)) {
-        await this.commitSnapshot(entry, "Auto-snapshot on stop").catch((error: unknown) => {
+        await this.commitSnapshot(entry, "Auto-snapshot on stop", keep).catch((error: unknown) => {
           logger.warn({ err: error, taskId }, "snapshot before stop failed; stopping anyway");
         });
       }
@@ -478,7 +487,10 @@ export class VpsManager {
       const current = this.entryOf(taskId, generation);
       if (current === undefined || current.final_report !== null || (current.stop_requested ?? null) !== null) return;
       const container = await driver.inspectContainer(current.container_name);
-      if (container !== null && (container.running || container.status === "restarting")) continue;
+      if (container !== null && (container.running || container.status === "restarting")) {
+        await this.refreshSshPort(taskId, generation);
+        continue;
+      }
 
       if (container !== null && config.AUTO_SNAPSHOT_ON_STOP) {
         await this.commitSnapshot(current, "Auto-snapshot after the container stopped").catch((error: unknown) => {
@@ -495,7 +507,35 @@ export class VpsManager {
     }
   }
 
-  private async commitSnapshot(entry: TaskEntry, message: string | null): Promise<string> {
+  /**
+   * Reads the published SSH port again and reports it when it changed: the engine publishes a restarted
+   * container (after a crash or an engine restart) on a new port. Waits briefly for the restart to finish.
+   */
+  private async refreshSshPort(taskId: string, generation: number): Promise<void> {
+    const { driver, state, logger } = this.options;
+    for (let attempt = 0; attempt < 20 && !this.abort.signal.aborted; attempt += 1) {
+      const entry = this.entryOf(taskId, generation);
+      if (entry === undefined || entry.final_report !== null) return;
+      const container = await driver.inspectContainer(entry.container_name);
+      if (container === null) return;
+      const port = container.publishedPorts[`${SSH_CONTAINER_PORT}/tcp`];
+      if (container.running && (port !== undefined || (entry.vps_request?.ssh_key_mode ?? "") === "disabled")) {
+        if (port !== undefined && port !== entry.ssh_port) {
+          // A new running report carries the new port to the host.
+          state.update(taskId, { ssh_port: port, running_reported: false });
+          logger.info(
+            { taskId, sshPort: port, previous: entry.ssh_port },
+            "VPS restarted by the engine on a new SSH port",
+          );
+          this.options.reporter.kick();
+        }
+        return;
+      }
+      await sleep(500, this.abort.signal);
+    }
+  }
+
+  private async commitSnapshot(entry: TaskEntry, message: string | null, keep: number | null = null): Promise<string> {
     const { driver, logger, config } = this.options;
     const repository = snapshotRepository(entry.task_id);
     // Tags are whole seconds and must increase. A snapshot taken within the second of the previous one is
@@ -513,7 +553,12 @@ export class VpsManager {
     logger.info({ taskId: entry.task_id, snapshot: tag }, "VPS snapshot created");
 
     if (config.MAX_SNAPSHOTS_PER_VPS > 0) {
-      const surplus = (await this.listSnapshots(entry.task_id)).slice(config.MAX_SNAPSHOTS_PER_VPS);
+      const all = await this.listSnapshots(entry.task_id);
+      const others = all.filter((snapshot) => snapshot.timestamp !== keep);
+      // A protected snapshot counts against the limit, so the newest others fill the rest of it. The new
+      // snapshot always stays, so with a limit of 1 and a protected snapshot there are briefly two.
+      const room = others.length < all.length ? config.MAX_SNAPSHOTS_PER_VPS - 1 : config.MAX_SNAPSHOTS_PER_VPS;
+      const surplus = others.slice(Math.max(1, room));
       for (const old of surplus) {
         await this.removeSnapshotImage(old.tag).catch((error: unknown) => {
           logger.warn({ err: error, snapshot: old.tag }, "cannot delete a snapshot beyond the retention");

@@ -3,7 +3,7 @@
  * SSH proxy, and manage their snapshots.
  */
 
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
 import {
@@ -13,7 +13,6 @@ import {
   type VpsCreateResponse,
   type VpsResponse,
 } from "@kohakuriver/api";
-import { sleep } from "@kohakuriver/common";
 import type { Command } from "commander";
 
 import { createClient, type CliRuntime } from "../../context.js";
@@ -22,6 +21,7 @@ import { checkTaskId, collect, parseInteger, parseNonNegativeNumber } from "../.
 import { runSshClient } from "../ssh/index.js";
 import { defaultKeyFile } from "../ssh/tunnel.js";
 import { registerSnapshotCommands } from "./snapshot.js";
+import { waitUntilRunning } from "./wait.js";
 
 interface CreateOptions {
   target?: string;
@@ -33,7 +33,8 @@ interface CreateOptions {
   mount?: string[];
   name?: string;
   ssh?: boolean;
-  noSshKey?: boolean;
+  /** False when --no-ssh-key was given (commander's negated option). */
+  sshKey?: boolean;
   genSshKey?: boolean;
   publicKeyFile?: string;
   publicKeyString?: string;
@@ -43,8 +44,6 @@ interface CreateOptions {
   waitTimeout: string;
   json?: boolean;
 }
-
-const ACTIVE = new Set(["pending", "assigning", "running", "paused", "lost"]);
 
 export function registerVpsCommands(program: Command, runtime: CliRuntime): void {
   const vps = program.command("vps").summary("create, list and control VPS sessions and their snapshots");
@@ -73,13 +72,24 @@ export function registerVpsCommands(program: Command, runtime: CliRuntime): void
     .action(async (options: CreateOptions, command: Command) => {
       const { output } = runtime;
       const body = buildCreateBody(options);
+      // Checked before the VPS exists, so that a bad value does not leave a VPS behind.
+      const timeoutSeconds = parseInteger(options.waitTimeout, "--wait-timeout", 1, "seconds");
+      if (body.ssh_key_mode === "generate" && options.keyOutFile !== undefined) checkKeyFile(options.keyOutFile);
       const client = createClient(command, runtime);
       const created = await client.request<VpsCreateResponse>("POST", "/api/vps/create", body);
 
       let keyFile: string | null = null;
       if (created.ssh_private_key !== undefined) {
         keyFile = options.keyOutFile ?? defaultKeyFile(runtime.io.env, created.task_id);
-        saveKeyPair(keyFile, created.ssh_private_key, created.ssh_public_key ?? "");
+        try {
+          saveKeyPair(keyFile, created.ssh_private_key, created.ssh_public_key ?? "");
+        } catch (error) {
+          throw new CliError(
+            `VPS ${created.task_id} was created, but its private key could not be saved to ${keyFile} ` +
+              `(${(error as NodeJS.ErrnoException).code ?? (error as Error).message}) and is lost; ` +
+              `stop it with 'kohakuriver vps stop ${created.task_id}' and create it again with a writable --key-out-file`,
+          );
+        }
       }
       if (options.json === true) {
         const { ssh_private_key: _privateKey, ...rest } = created;
@@ -91,7 +101,6 @@ export function registerVpsCommands(program: Command, runtime: CliRuntime): void
       }
       if (!options.wait) return;
 
-      const timeoutSeconds = parseInteger(options.waitTimeout, "--wait-timeout", 1, "seconds");
       const ready = await waitUntilRunning(runtime, client, created.task_id, timeoutSeconds, options.json !== true);
       if (options.json === true) return;
       output.line(
@@ -99,7 +108,9 @@ export function registerVpsCommands(program: Command, runtime: CliRuntime): void
           (ready.ssh_port === null ? "." : ` (SSH published on port ${ready.ssh_port}).`),
       );
       if (ready.ssh_key_mode === "disabled") {
-        output.hint(`SSH is disabled for this VPS; open a terminal with: kohakuriver connect ${ready.task_id}`);
+        output.hint(
+          "SSH is disabled for this VPS because no SSH option was given; create one with --gen-ssh-key or --public-key-file to log in",
+        );
       } else {
         output.hint(
           `connect with: kohakuriver ssh connect ${ready.task_id}   (or write ssh stanzas with: kohakuriver ssh config)`,
@@ -222,9 +233,17 @@ export function registerVpsCommands(program: Command, runtime: CliRuntime): void
       "--token <token>",
       "API token for a host with AUTH_ENABLED (default: KOHAKURIVER_TOKEN or the one from auth login)",
     )
-    .action(async (taskId: string, options: { key?: string; proxyPort?: string; token?: string }, command: Command) => {
-      runtime.exitCode = await runSshClient(runtime, command, checkTaskId(taskId), [], options);
-    });
+    .argument("[command...]", "command to run instead of a login shell (after --)")
+    .action(
+      async (
+        taskId: string,
+        remoteCommand: string[],
+        options: { key?: string; proxyPort?: string; token?: string },
+        command: Command,
+      ) => {
+        runtime.exitCode = await runSshClient(runtime, command, checkTaskId(taskId), remoteCommand, options);
+      },
+    );
 
   registerSnapshotCommands(vps, runtime);
 }
@@ -238,7 +257,7 @@ function buildCreateBody(options: CreateOptions): VpsCreate {
   }
   const keyChoices = [
     options.ssh === true || options.genSshKey === true ? "--gen-ssh-key/--ssh" : null,
-    options.noSshKey === true ? "--no-ssh-key" : null,
+    options.sshKey === false ? "--no-ssh-key" : null,
     options.publicKeyFile !== undefined ? "--public-key-file" : null,
     options.publicKeyString !== undefined ? "--public-key-string" : null,
   ].filter((choice): choice is string => choice !== null);
@@ -249,7 +268,7 @@ function buildCreateBody(options: CreateOptions): VpsCreate {
   let mode: SshKeyMode = "disabled";
   let publicKey: string | null = null;
   if (options.ssh === true || options.genSshKey === true) mode = "generate";
-  else if (options.noSshKey === true) mode = "none";
+  else if (options.sshKey === false) mode = "none";
   else if (options.publicKeyString !== undefined) {
     mode = "upload";
     publicKey = options.publicKeyString;
@@ -288,43 +307,25 @@ function buildCreateBody(options: CreateOptions): VpsCreate {
   return body;
 }
 
-function saveKeyPair(file: string, privateKey: string, publicKey: string): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  writeFileSync(file, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
-  if (publicKey !== "") writeFileSync(`${file}.pub`, `${publicKey}\n`, { mode: 0o644 });
+/** Rejects a --key-out-file that exists (it is never overwritten) or whose directory cannot be created. */
+function checkKeyFile(file: string): void {
+  if (existsSync(file) || existsSync(`${file}.pub`)) {
+    throw new UsageError(`--key-out-file ${file} (or its .pub) exists; remove it or choose another file`);
+  }
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    accessSync(dirname(file), constants.W_OK);
+  } catch (error) {
+    throw new UsageError(
+      `cannot write --key-out-file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
 }
 
-/** Polls the VPS until it runs; fails with the host's message when it ends or the time is up. */
-async function waitUntilRunning(
-  runtime: CliRuntime,
-  client: ReturnType<typeof createClient>,
-  taskId: string,
-  timeoutSeconds: number,
-  showProgress: boolean,
-): Promise<VpsResponse> {
-  const deadline = Date.now() + timeoutSeconds * 1000;
-  const progress = showProgress ? runtime.output.progress(`waiting for VPS ${taskId}`) : null;
-  try {
-    for (;;) {
-      const item = await client.request<VpsResponse>("GET", `/api/vps/status/${taskId}`);
-      if (item.status === "running") return item;
-      if (!ACTIVE.has(item.status)) {
-        throw new CliError(`VPS ${taskId} is ${item.status}: ${item.error_message ?? "no message"}`);
-      }
-      progress?.update(
-        item.status === "pending"
-          ? `VPS ${taskId} is queued for a node`
-          : `VPS ${taskId} is starting on ${item.assigned_node ?? "its node"} (setting up sshd)`,
-      );
-      if (Date.now() > deadline) {
-        throw new CliError(
-          `VPS ${taskId} is still ${item.status} after ${timeoutSeconds} s; check it later with 'kohakuriver vps status ${taskId}'`,
-        );
-      }
-      await sleep(1000);
-    }
-  } finally {
-    progress?.stop();
-  }
+function saveKeyPair(file: string, privateKey: string, publicKey: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  // "wx" never replaces an existing file.
+  writeFileSync(file, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600, flag: "wx" });
+  chmodSync(file, 0o600);
+  if (publicKey !== "") writeFileSync(`${file}.pub`, `${publicKey}\n`, { mode: 0o644 });
 }

@@ -5,7 +5,8 @@ import type { Command } from "commander";
 
 import { createClient, type CliRuntime } from "../../context.js";
 import { UsageError } from "../../errors.js";
-import { checkTaskId } from "../../options.js";
+import { checkTaskId, parseInteger } from "../../options.js";
+import { waitUntilRunning } from "./wait.js";
 
 function checkTimestamp(text: string): string {
   if (!/^\d{1,12}$/.test(text)) {
@@ -82,16 +83,27 @@ export function registerSnapshotCommands(vps: Command, runtime: CliRuntime): voi
 
   snapshot
     .command("restore")
-    .summary("restart a VPS from one snapshot (the newest without TIMESTAMP)")
+    .summary("restart a VPS from one snapshot (the newest without TIMESTAMP); waits until it runs")
     .argument("<id>", "VPS task id")
     .argument("[timestamp]", "snapshot timestamp from 'vps snapshot list'")
-    .action(async (taskId: string, timestamp: string | undefined, _options: unknown, command: Command) => {
-      const client = createClient(command, runtime);
-      const query = timestamp === undefined ? "" : `?snapshot=${checkTimestamp(timestamp)}`;
-      const response = await client.request<{ message: string }>(
-        "POST",
-        `/api/vps/restart/${checkTaskId(taskId)}${query}`,
-      );
-      runtime.output.line(response.message);
-    });
+    .option("--no-wait", "return at once instead of waiting until the VPS runs")
+    .option("--wait-timeout <seconds>", "seconds to wait for the VPS to run", "900")
+    .action(
+      async (
+        taskId: string,
+        timestamp: string | undefined,
+        options: { wait: boolean; waitTimeout: string },
+        command: Command,
+      ) => {
+        const id = checkTaskId(taskId);
+        const query = timestamp === undefined ? "" : `?snapshot=${checkTimestamp(timestamp)}`;
+        const timeoutSeconds = parseInteger(options.waitTimeout, "--wait-timeout", 1, "seconds");
+        const client = createClient(command, runtime);
+        const response = await client.request<{ message: string }>("POST", `/api/vps/restart/${id}${query}`);
+        runtime.output.line(response.message);
+        if (!options.wait) return;
+        const ready = await waitUntilRunning(runtime, client, id, timeoutSeconds, true);
+        runtime.output.line(`VPS ${ready.task_id} is running on ${ready.assigned_node ?? "?"}.`);
+      },
+    );
 }
