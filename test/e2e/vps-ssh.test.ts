@@ -440,6 +440,8 @@ describe("VPS over SSH", { skip: dockerSkip }, () => {
       { body: { vps_backend: "xen" }, field: /vps_backend/ },
       { body: { target_hostname: "no-such-node" }, field: /target_hostname/ },
       { body: { required_cores: -1 }, field: /required_cores/ },
+      { body: { registry_image: "UPPER/Case:tag" }, field: /registry_image: .* lower case/ },
+      { body: { target_numa_node_id: 0 }, field: /target_numa_node_id: a NUMA node needs a target node/ },
     ];
     for (const { body, field } of cases) {
       await assert.rejects(

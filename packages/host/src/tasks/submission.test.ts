@@ -119,6 +119,12 @@ describe("buildTaskRecords", () => {
     rejects({ command: "x", required_gpu_count: 8 }, "required_gpu_count", /no node can ever hold/));
   it("rejects 'NULL' without a registry image", () =>
     rejects({ command: "x", container_name: "NULL" }, "container_name", /registry_image/));
+  it("rejects upper case in a repository", () =>
+    rejects({ command: "x", registry_image: "UPPER/Case:tag" }, "registry_image", /lower case/));
+  it("accepts upper case in a tag", () => {
+    const [task] = build({ command: "x", registry_image: "localhost:5000/team/image:V1.2-RC" });
+    assert.equal(task?.docker_image_name, "localhost:5000/team/image:V1.2-RC");
+  });
   it("rejects a VPS through submit", () =>
     rejects({ command: "ssh-ed25519 AAAA", task_type: "vps" }, "task_type", /vps\/create/));
   it("rejects a malformed mount", () =>

@@ -155,6 +155,14 @@ export function resolveImage(
         "registry_image",
       );
     }
+    // Docker accepts upper case only in the tag: the part after the last ':' that follows the last '/'.
+    const repository = submission.registry_image.split("@")[0]?.replace(/:[^/:]*$/, "") ?? "";
+    if (/[A-Z]/.test(repository)) {
+      throw new InvalidInputError(
+        `registry_image: '${submission.registry_image}' has upper-case letters in its repository name, which Docker rejects; write it in lower case`,
+        "registry_image",
+      );
+    }
     return { environment: null, registryImage: submission.registry_image, tag: submission.registry_image };
   }
 

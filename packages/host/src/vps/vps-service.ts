@@ -81,6 +81,12 @@ export class VpsService {
         "required_gpus",
       );
     }
+    if (body.target_numa_node_id !== null && target === null) {
+      throw new InvalidInputError(
+        "target_numa_node_id: a NUMA node needs a target node; set target_hostname as well",
+        "target_numa_node_id",
+      );
+    }
     const numaNodeId = body.target_numa_node_id ?? target?.numaNodeId ?? null;
     checkCanEverFit(
       target,

@@ -7,6 +7,7 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, readFileSync, 
 import { dirname } from "node:path";
 
 import {
+  formatBytes,
   parseMemorySize,
   type SshKeyMode,
   type VpsCreate,
@@ -173,7 +174,7 @@ export function registerVpsCommands(program: Command, runtime: CliRuntime): void
         ["Node", item.assigned_node ?? "-"],
         ["Image", item.docker_image_name ?? "-"],
         ["Cores", String(item.required_cores)],
-        ["Memory", item.required_memory_bytes === null ? "no limit" : `${item.required_memory_bytes} bytes`],
+        ["Memory", item.required_memory_bytes === null ? "no limit" : formatBytes(item.required_memory_bytes)],
         ["GPUs", item.required_gpus.length === 0 ? "-" : item.required_gpus.join(",")],
         ["SSH", item.ssh_key_mode],
         ["SSH port", item.ssh_port === null ? "-" : String(item.ssh_port)],
