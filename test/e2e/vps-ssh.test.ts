@@ -462,6 +462,10 @@ describe("VPS over SSH", { skip: dockerSkip }, () => {
         return true;
       });
     }
+    const paused = await cluster.cli(["vps", "pause", "123456789"], { env: env() });
+    assert.equal(paused.code, 1, paused.stdout);
+    assert.match(paused.stderr, /VPS 123456789 not found/);
+
     const afterList = await cluster.client.request<VpsResponse[]>("GET", "/api/vps");
     assert.equal(afterList.length, before.length, "no VPS row was stored");
     assert.equal((await cluster.containers()).length, containersBefore, "no container was created");

@@ -159,7 +159,7 @@ export class VpsService {
     return {
       message:
         stored.status === "pending"
-          ? `VPS ${taskId} is queued; it starts when a node has room.`
+          ? `VPS ${taskId} created; it starts as soon as a node has room for it.`
           : `VPS ${taskId} is being created.`,
       task_id: taskId,
       vps_backend: "docker",

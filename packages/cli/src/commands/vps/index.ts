@@ -218,8 +218,11 @@ export function registerVpsCommands(program: Command, runtime: CliRuntime): void
       .summary(action === "pause" ? "freeze a running VPS; it keeps its resources" : "resume a paused VPS")
       .argument("<id>", "VPS task id")
       .action(async (taskId: string, _options: unknown, command: Command) => {
+        const id = checkTaskId(taskId);
         const client = createClient(command, runtime);
-        const response = await client.control(checkTaskId(taskId), action);
+        // Fails with "VPS … not found" for a command task, which 'task pause|resume' controls.
+        await client.request<VpsResponse>("GET", `/api/vps/status/${id}`);
+        const response = await client.control(id, action);
         runtime.output.line(response.message.replace(/^Task /, "VPS "));
       });
   }
