@@ -94,6 +94,7 @@ describe("access control with authentication enabled", () => {
       HOST_BIND_IP: "127.0.0.1",
       HOST_PORT: 0,
       HOST_SSH_PROXY_PORT: 0,
+      DEFAULT_CONTAINER_BOOTSTRAP: false,
       DB_FILE: join(dir, "kohakuriver.db"),
       SHARED_DIR: join(dir, "shared"),
       AUTH_ENABLED: true,
@@ -256,6 +257,7 @@ describe("access control with authentication disabled", () => {
       HOST_BIND_IP: "127.0.0.1",
       HOST_PORT: 0,
       HOST_SSH_PROXY_PORT: 0,
+      DEFAULT_CONTAINER_BOOTSTRAP: false,
       DB_FILE: join(dir, "kohakuriver.db"),
       SHARED_DIR: join(dir, "shared"),
     });

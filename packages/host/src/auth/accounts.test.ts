@@ -68,6 +68,7 @@ describe("accounts", () => {
       HOST_BIND_IP: "127.0.0.1",
       HOST_PORT: 0,
       HOST_SSH_PROXY_PORT: 0,
+      DEFAULT_CONTAINER_BOOTSTRAP: false,
       DB_FILE: join(dir, "kohakuriver.db"),
       SHARED_DIR: join(dir, "shared"),
       AUTH_ENABLED: true,
@@ -400,6 +401,7 @@ describe("host exposure check", () => {
         HOST_BIND_IP: "0.0.0.0",
         HOST_PORT: 0,
         HOST_SSH_PROXY_PORT: 0,
+        DEFAULT_CONTAINER_BOOTSTRAP: false,
         DB_FILE: join(scratch, "kohakuriver.db"),
         SHARED_DIR: join(scratch, "shared"),
       });

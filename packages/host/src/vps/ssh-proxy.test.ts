@@ -45,6 +45,7 @@ for (const authEnabled of [true, false]) {
           HOST_BIND_IP: "127.0.0.1",
           HOST_PORT: 0,
           HOST_SSH_PROXY_PORT: 0,
+          DEFAULT_CONTAINER_BOOTSTRAP: false,
           DB_FILE: join(dataDir, "kohakuriver.db"),
           SHARED_DIR: join(dataDir, "shared"),
           AUTH_ENABLED: authEnabled,
