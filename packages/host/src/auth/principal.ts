@@ -1,6 +1,6 @@
 /** The caller of a request: an account, the system (auth disabled or the admin secret), or an anonymous caller. */
 
-import type { Role } from "@kohakuriver/api";
+import { ForbiddenError, isRoleAtLeast, type Role } from "@kohakuriver/api";
 
 import type { UserRecord } from "../store/auth-types.js";
 
@@ -59,4 +59,18 @@ export function ownerIdOf(principal: Principal): number | null {
 /** Returns what a task records about the principal that submits or approves it. */
 export function taskActorOf(principal: Principal): { accountId: number | null; needsApproval: boolean } {
   return { accountId: ownerIdOf(principal), needsApproval: principal.kind === "user" && principal.role === "user" };
+}
+
+/** Raises ForbiddenError unless an admin requests a privileged container or extra host mounts. */
+export function requireAdminForHostAccess(
+  principal: Principal,
+  request: { privileged: boolean | null; additional_mounts: readonly string[] | null },
+): void {
+  if (isRoleAtLeast(principal.role, "admin")) return;
+  if (request.privileged === true) {
+    throw new ForbiddenError("privileged: privileged containers need the admin role; drop the option");
+  }
+  if ((request.additional_mounts?.length ?? 0) > 0) {
+    throw new ForbiddenError("additional_mounts: extra host mounts need the admin role; drop the option");
+  }
 }

@@ -1,9 +1,7 @@
 /** User-facing task routes: submit, status, list, logs, kill, pause and resume. */
 
 import {
-  ForbiddenError,
   InvalidInputError,
-  isRoleAtLeast,
   LogQuerySchema,
   MessageSchema,
   SubmitResponseSchema,
@@ -20,7 +18,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 
 import type { AuditLog } from "../../auth/audit-log.js";
-import { taskActorOf } from "../../auth/principal.js";
+import { requireAdminForHostAccess, taskActorOf } from "../../auth/principal.js";
 import type { Store } from "../../store/types.js";
 import { readLog } from "../../tasks/log-reader.js";
 import type { TaskService } from "../../tasks/task-service.js";
@@ -47,14 +45,7 @@ export const taskRoutes: FastifyPluginAsyncZod<TaskRoutesOptions> = async (app, 
     async (request, reply) => {
       const { principal } = request;
       const body = request.body;
-      if (!isRoleAtLeast(principal.role, "admin")) {
-        if (body.privileged === true) {
-          throw new ForbiddenError("privileged: privileged containers need the admin role; drop the option");
-        }
-        if ((body.additional_mounts?.length ?? 0) > 0) {
-          throw new ForbiddenError("additional_mounts: extra host mounts need the admin role; drop the option");
-        }
-      }
+      requireAdminForHostAccess(principal, body);
 
       const actor = taskActorOf(principal);
       const records = await tasks.submit(body, actor);

@@ -2,8 +2,6 @@
 
 import {
   ErrorBodySchema,
-  ForbiddenError,
-  isRoleAtLeast,
   MessageSchema,
   SnapshotCreateQuerySchema,
   SnapshotListSchema,
@@ -15,11 +13,11 @@ import {
   VpsRestartQuerySchema,
   type VpsResponse,
 } from "@kohakuriver/api";
-import type { FastifyReply } from "fastify";
+import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 
-import { ownerIdOf } from "../../auth/principal.js";
+import { ownerIdOf, requireAdminForHostAccess } from "../../auth/principal.js";
 import type { AuditLog } from "../../auth/audit-log.js";
 import type { Store, TaskRecord } from "../../store/types.js";
 import type { ProxiedResponse, VpsService } from "../../vps/vps-service.js";
@@ -122,14 +120,7 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
     async (request) => {
       const { principal } = request;
       const body = request.body;
-      if (!isRoleAtLeast(principal.role, "admin")) {
-        if (body.privileged === true) {
-          throw new ForbiddenError("privileged: privileged containers need the admin role; drop the option");
-        }
-        if ((body.additional_mounts?.length ?? 0) > 0) {
-          throw new ForbiddenError("additional_mounts: extra host mounts need the admin role; drop the option");
-        }
-      }
+      requireAdminForHostAccess(principal, body);
       const created = await vps.create(body, ownerIdOf(principal));
       await audit.record(request, {
         action: "vps.create",
@@ -238,6 +229,17 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
     },
   );
 
+  /**
+   * Builds a handler that sends the request, with its path and query unchanged, to the node that keeps
+   * the VPS's snapshots, and relays the node's response.
+   */
+  const forwardSnapshots =
+    (timeoutMs: number) =>
+    async (request: FastifyRequest<{ Params: { task_id: string } }>, reply: FastifyReply): Promise<void> => {
+      const method = request.method as "GET" | "POST" | "DELETE";
+      relay(reply, await vps.proxySnapshots(request.params.task_id, method, request.url, timeoutMs));
+    };
+
   app.get(
     "/api/vps/snapshots/:task_id",
     {
@@ -248,16 +250,7 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 200: SnapshotListSchema, ...errors },
       },
     },
-    async (request, reply) =>
-      relay(
-        reply,
-        await vps.proxySnapshots(
-          request.params.task_id,
-          "GET",
-          `/api/vps/snapshots/${request.params.task_id}`,
-          SNAPSHOT_LIST_TIMEOUT_MS,
-        ),
-      ),
+    forwardSnapshots(SNAPSHOT_LIST_TIMEOUT_MS),
   );
 
   app.get(
@@ -270,16 +263,7 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 200: z.object({ task_id: z.string(), tag: z.string() }), ...errors },
       },
     },
-    async (request, reply) =>
-      relay(
-        reply,
-        await vps.proxySnapshots(
-          request.params.task_id,
-          "GET",
-          `/api/vps/snapshots/${request.params.task_id}/latest`,
-          SNAPSHOT_LIST_TIMEOUT_MS,
-        ),
-      ),
+    forwardSnapshots(SNAPSHOT_LIST_TIMEOUT_MS),
   );
 
   app.post(
@@ -293,18 +277,7 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 200: z.object({ message: z.string(), tag: z.string() }), ...errors },
       },
     },
-    async (request, reply) => {
-      const query = request.query.message === undefined ? "" : `?message=${encodeURIComponent(request.query.message)}`;
-      return relay(
-        reply,
-        await vps.proxySnapshots(
-          request.params.task_id,
-          "POST",
-          `/api/vps/snapshots/${request.params.task_id}${query}`,
-          SNAPSHOT_CREATE_TIMEOUT_MS,
-        ),
-      );
-    },
+    forwardSnapshots(SNAPSHOT_CREATE_TIMEOUT_MS),
   );
 
   app.delete(
@@ -317,16 +290,7 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 200: MessageSchema, ...errors },
       },
     },
-    async (request, reply) =>
-      relay(
-        reply,
-        await vps.proxySnapshots(
-          request.params.task_id,
-          "DELETE",
-          `/api/vps/snapshots/${request.params.task_id}/${request.params.timestamp}`,
-          SNAPSHOT_DELETE_TIMEOUT_MS,
-        ),
-      ),
+    forwardSnapshots(SNAPSHOT_DELETE_TIMEOUT_MS),
   );
 
   app.delete(
@@ -339,15 +303,6 @@ export const vpsRoutes: FastifyPluginAsyncZod<VpsRoutesOptions> = async (app, { 
         response: { 200: z.object({ message: z.string(), deleted_count: z.number() }), ...errors },
       },
     },
-    async (request, reply) =>
-      relay(
-        reply,
-        await vps.proxySnapshots(
-          request.params.task_id,
-          "DELETE",
-          `/api/vps/snapshots/${request.params.task_id}`,
-          SNAPSHOT_DELETE_TIMEOUT_MS,
-        ),
-      ),
+    forwardSnapshots(SNAPSHOT_DELETE_TIMEOUT_MS),
   );
 };
