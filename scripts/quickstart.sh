@@ -13,8 +13,8 @@ if [ "${1:-}" != "--no-setup" ]; then
 fi
 
 kohakuriver() { node packages/cli/bin/kohakuriver.js "$@"; }
-# The default environment starts from the locally built base image, so the main job needs no registry;
-# set KOHAKURIVER_INITIAL_BASE_IMAGE (python:3.12-alpine in the host's defaults) to start from another one.
+# The default environment starts from the locally built base image, so the main job needs no registry.
+# Set KOHAKURIVER_INITIAL_BASE_IMAGE (python:3.12-alpine in the host's defaults) to start from another one.
 export KOHAKURIVER_INITIAL_BASE_IMAGE="${KOHAKURIVER_INITIAL_BASE_IMAGE:-kohakuriver/kohakuriver-base:base}"
 data_dir="${KOHAKURIVER_HOME:-$HOME/.kohakuriver}"
 log_file="$data_dir/up.log"

@@ -1,8 +1,8 @@
 /**
- * Docker VPS sessions end to end: a Debian image without sshd gets it installed from its own package
- * manager, the real OpenSSH client reaches it only through the host's SSH proxy (ProxyCommand of the
- * stanzas that `ssh config` writes), files survive stop/restart through snapshots and a runner SIGKILL,
- * bulk data and parallel sessions go through, and bad input leaves nothing behind.
+ * Docker VPS sessions end to end. A Debian image without sshd gets it installed from its own package
+ * manager. The real OpenSSH client reaches it only through the host's SSH proxy, with the ProxyCommand of
+ * the stanzas that `ssh config` writes. Files survive stop and restart through snapshots and a runner
+ * SIGKILL, bulk data and parallel sessions go through, and bad input leaves nothing behind.
  */
 
 import assert from "node:assert/strict";
@@ -20,7 +20,7 @@ import { TestCluster, docker, dockerSkip, freePort, waitFor, type CliResult } fr
 const DEBIAN_IMAGE = "kohakuriver-test/debian-nosshd:bookworm";
 const BASE_IMAGE = "kohakuriver/kohakuriver-base:base";
 
-/** Sends raw bytes to the SSH proxy and returns everything it answers before closing (or after 15 s). */
+/** Sends raw bytes to the SSH proxy and returns everything it sends back before closing (or within 15 s). */
 function proxyExchange(port: number, payload: string | Buffer | null, waitMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port });

@@ -196,7 +196,8 @@ describe("accounts", () => {
     const viewerInvitation = await operator.createInvitation({ role: "viewer" });
     assert.equal(viewerInvitation.role, "viewer");
     const hoursLeft = (Date.parse(viewerInvitation.expires_at) - Date.now()) / 3_600_000;
-    assert.ok(hoursLeft > 23.9 && hoursLeft <= 24, `expires in ${hoursLeft} h, expected INVITATION_EXPIRE_HOURS (24)`);
+    assert.ok(hoursLeft > 23.9, `expires in ${hoursLeft} h, expected INVITATION_EXPIRE_HOURS (24)`);
+    assert.ok(hoursLeft <= 24, `expires in ${hoursLeft} h, expected INVITATION_EXPIRE_HOURS (24)`);
     assert.equal(await statusOf(operator.createInvitation({ role: "user" })), 403);
     assert.equal(await statusOf(operator.listInvitations()), 403);
   });
@@ -378,7 +379,8 @@ describe("accounts", () => {
         body: item.body,
       });
       const text = await response.text();
-      assert.ok(response.status >= 400 && response.status < 500, `${item.path}: ${response.status} ${text}`);
+      assert.ok(response.status >= 400, `${item.path}: ${response.status} ${text}`);
+      assert.ok(response.status < 500, `${item.path}: ${response.status} ${text}`);
       const body = JSON.parse(text) as { detail?: unknown };
       assert.equal(typeof body.detail, "string", text);
     }

@@ -70,7 +70,7 @@ for (const authEnabled of [true, false]) {
           created_at: new Date().toISOString(),
         });
       }
-      // A stopped VPS of nobody in particular: whoever may use it gets past the token check.
+      // A stopped VPS without an owner: a token that may use it gets past the token check to the status check.
       await host.store.insertTasks([
         makeTaskRecord({ task_id: otherUsersVps, task_type: "vps", status: "stopped", ssh_key_mode: "generate" }),
       ]);

@@ -73,7 +73,7 @@ export class SshProxy {
 
     let buffered = Buffer.alloc(0);
     const timer = setTimeout(
-      () => this.refuse(client, `no request line within ${REQUEST_LINE_TIMEOUT_MS / 1000} s`),
+      () => this.reject(client, `no request line within ${REQUEST_LINE_TIMEOUT_MS / 1000} s`),
       REQUEST_LINE_TIMEOUT_MS,
     );
     const onData = (chunk: Buffer): void => {
@@ -83,7 +83,7 @@ export class SshProxy {
         if (buffered.length > MAX_REQUEST_LINE_BYTES) {
           clearTimeout(timer);
           client.off("data", onData);
-          this.refuse(client, `request line longer than ${MAX_REQUEST_LINE_BYTES} bytes`);
+          this.reject(client, `request line longer than ${MAX_REQUEST_LINE_BYTES} bytes`);
         }
         return;
       }
@@ -91,14 +91,14 @@ export class SshProxy {
       client.off("data", onData);
       client.pause();
       if (newline > MAX_REQUEST_LINE_BYTES) {
-        this.refuse(client, `request line longer than ${MAX_REQUEST_LINE_BYTES} bytes`);
+        this.reject(client, `request line longer than ${MAX_REQUEST_LINE_BYTES} bytes`);
         return;
       }
       const line = buffered.subarray(0, newline).toString("latin1").replace(/\r$/, "");
       const rest = buffered.subarray(newline + 1);
       void this.openTunnel(client, line, rest).catch((error: unknown) => {
         this.options.logger.error({ err: error }, "SSH proxy request failed");
-        this.refuse(client, "internal error in the SSH proxy; see the host log");
+        this.reject(client, "internal error in the SSH proxy; see the host log");
       });
     };
     client.on("data", onData);
@@ -109,27 +109,27 @@ export class SshProxy {
     const { logger } = this.options;
     const match = /^REQUEST_TUNNEL (\S+)(?: (\S+))?$/.exec(line);
     if (match === null) {
-      this.refuse(client, "malformed request line; expected 'REQUEST_TUNNEL <task_id> [<token>]'");
+      this.reject(client, "malformed request line; expected 'REQUEST_TUNNEL <task_id> [<token>]'");
       return;
     }
     const taskId = match[1] as string;
     const token = match[2] ?? null;
     if (!/^\d{1,20}$/.test(taskId)) {
       // Control characters are not echoed back to the client's terminal.
-      const shown = taskId.slice(0, 40).replace(/[^\x20-\x7e]/g, "?");
-      this.refuse(client, `invalid task id '${shown}': expected a decimal VPS id`);
+      const printable = taskId.slice(0, 40).replace(/[^\x20-\x7e]/g, "?");
+      this.reject(client, `invalid task id '${printable}': expected a decimal VPS id`);
       return;
     }
 
-    const refusal = await this.options.authorize(taskId, token);
-    if (refusal !== null) {
-      logger.warn({ taskId, remote: client.remoteAddress }, `SSH proxy request rejected: ${refusal}`);
-      this.refuse(client, refusal);
+    const rejection = await this.options.authorize(taskId, token);
+    if (rejection !== null) {
+      logger.warn({ taskId, remote: client.remoteAddress }, `SSH proxy request rejected: ${rejection}`);
+      this.reject(client, rejection);
       return;
     }
     const target = await this.resolveTarget(taskId);
     if (typeof target === "string") {
-      this.refuse(client, target);
+      this.reject(client, target);
       return;
     }
 
@@ -142,7 +142,7 @@ export class SshProxy {
     });
     if (!connected || client.destroyed) {
       upstream.destroy();
-      this.refuse(client, `cannot connect to the SSH port ${target.port} of VPS ${taskId} on node ${target.node}`);
+      this.reject(client, `cannot connect to the SSH port ${target.port} of VPS ${taskId} on node ${target.node}`);
       return;
     }
     upstream.setTimeout(0);
@@ -193,7 +193,7 @@ export class SshProxy {
     };
   }
 
-  private refuse(client: Socket, reason: string): void {
+  private reject(client: Socket, reason: string): void {
     if (client.destroyed) return;
     client.end(`ERROR ${reason.replace(/[\r\n]+/g, " ")}\n`);
     // A client that keeps sending is disconnected shortly after the error line.

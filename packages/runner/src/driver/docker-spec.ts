@@ -92,7 +92,7 @@ function buildHostConfig(spec: TaskContainerSpec): HostConfig {
   }
   const published = spec.publishPorts ?? [];
   if (published.length > 0) {
-    // An empty HostPort asks the engine for a free port; inspect reports the one it chose.
+    // An empty HostPort makes the engine pick a free port, which inspect then reports.
     hostConfig.PortBindings = Object.fromEntries(published.map((port) => [`${port}/tcp`, [{ HostPort: "" }]]));
   }
   if (spec.init === true) {

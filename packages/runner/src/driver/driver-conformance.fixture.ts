@@ -328,7 +328,9 @@ export function runDriverConformance(
 
       const state = await driver.inspectContainer(spec.name);
       const hostPort = state?.publishedPorts["22/tcp"];
-      assert.ok(hostPort !== undefined && hostPort > 0 && hostPort < 65536, `a host port for 22/tcp: ${hostPort}`);
+      assert.ok(hostPort !== undefined, "a host port for 22/tcp");
+      assert.ok(hostPort > 0, `host port ${hostPort} is positive`);
+      assert.ok(hostPort < 65536, `host port ${hostPort} is below 65536`);
       await driver.killContainer(spec.name);
     });
 

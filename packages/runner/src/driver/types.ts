@@ -44,8 +44,8 @@ export interface TaskContainerSpec {
   /** Container TCP ports published on a free port of every host address (VPS SSH); absent = none. */
   publishPorts?: number[];
   /**
-   * `unless-stopped` makes the engine start the container again after it exits or the engine restarts
-   * (VPS sessions); absent or `no` leaves an exited container alone (command tasks).
+   * Restart policy of the engine. VPS sessions use `unless-stopped`, so the engine starts the container
+   * again after it exits or the engine restarts. Command tasks leave it absent (`no`).
    */
   restartPolicy?: "no" | "unless-stopped";
   /** Runs Docker's init (tini) as PID 1, so SIGTERM stops the workload at once; absent = false. */

@@ -43,7 +43,7 @@ export interface TaskEntry {
   generation?: number;
   /** VPS only: the published SSH port, once known. */
   ssh_port?: number | null;
-  /** VPS only: false until sshd answers (or at once with SSH disabled); `running` is reported only after. */
+  /** VPS only: false until sshd sends its banner (true at once with SSH disabled). `running` is reported only after. */
   ready?: boolean;
   /** VPS only: the final status requested by a stop (`stopped`) or kill (`killed`), null otherwise. */
   stop_requested?: "stopped" | "killed" | null;
