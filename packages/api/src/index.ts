@@ -12,3 +12,4 @@ export * from "./schemas/docker.js";
 export * from "./naming.js";
 export * from "./roles.js";
 export * from "./schemas/auth.js";
+export * from "./schemas/terminal.js";

@@ -25,6 +25,8 @@ import { buildHostServer } from "./http/server.js";
 import { NodeRegistry } from "./nodes/node-registry.js";
 import { HealthHistory } from "./nodes/node-view.js";
 import { ResourceLedger } from "./scheduler/ledger.js";
+import { RunnerRelay } from "./sessions/runner-relay.js";
+import { TaskTargets } from "./sessions/task-target.js";
 import { Scheduler } from "./scheduler/scheduler.js";
 import { SnowflakeGenerator } from "./scheduler/snowflake.js";
 import { createStore } from "./store/index.js";
@@ -158,8 +160,9 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       throttle: new LoginThrottle(options.loginThrottle),
       logger: rootLogger.child({ component: "accounts" }),
     });
+    const hostDocker = new Docker({ socketPath: config.DOCKER_SOCKET });
     const environments = new EnvironmentService({
-      docker: new Docker({ socketPath: config.DOCKER_SOCKET }),
+      docker: hostDocker,
       tarballs: new TarballDirectory(containerDir(config)),
       cpuFraction: config.ENV_CONTAINER_CPU_LIMIT,
       memoryFraction: config.ENV_CONTAINER_MEM_LIMIT,
@@ -180,6 +183,12 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       audit,
       environments,
       runners,
+      hostDocker,
+      relay: new RunnerRelay({
+        targets: new TaskTargets({ store, ledger }),
+        clusterToken,
+        logger: rootLogger.child({ component: "sessions" }),
+      }),
       logger: rootLogger,
     });
     undo.push(() => app.close());

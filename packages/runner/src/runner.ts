@@ -11,6 +11,8 @@ import { dirname, join } from "node:path";
 import type { HeartbeatRequest, RegisterRequest } from "@kohakuriver/api";
 import { ConfigError, createLogger, type Logger } from "@kohakuriver/common";
 
+import Docker from "dockerode";
+
 import { hostBaseUrl, runnerNodeName, runnerStateFile, type RunnerConfig } from "./config.js";
 import { DockerDriver } from "./driver/docker-driver.js";
 import type { WorkloadDriver } from "./driver/types.js";
@@ -119,6 +121,7 @@ export async function startRunner(options: StartRunnerOptions): Promise<RunnerHa
     logger: nodeLogger,
     driver,
     environments,
+    docker: driver instanceof DockerDriver ? driver.docker : new Docker({ socketPath: config.DOCKER_SOCKET }),
   });
   await app.listen({ host: config.RUNNER_BIND_IP, port: config.RUNNER_PORT });
   const port = (app.server.address() as AddressInfo).port;

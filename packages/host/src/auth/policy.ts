@@ -114,6 +114,11 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   "POST /api/vps/:task_id/assign": role("operator"),
   "DELETE /api/vps/:task_id/assign/:user_id": role("operator"),
   "GET /api/vps/:task_id/assignments": role("operator"),
+
+  // Reaching into running containers: WebSockets (terminal) and, for environment containers on the host,
+  // the same operations as for tasks, limited to operators.
+  "GET /ws/task/:task_id/terminal": TASK_OWNER_OR_OPERATOR,
+  "GET /ws/docker/host/containers/:container_name/terminal": role("operator"),
 };
 
 /** Returns the table key of a route: its method and path, with HEAD sharing the GET entry. */

@@ -3,6 +3,8 @@
 import fastifyCookie from "@fastify/cookie";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
+import fastifyWebsocket from "@fastify/websocket";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "@kohakuriver/access";
 import { installErrorHandler, serverOptions, type Logger } from "@kohakuriver/common";
 import Fastify, { type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
@@ -19,6 +21,7 @@ import { environmentRoutes, type EnvironmentRoutesOptions } from "./routes/envir
 import { nodeRoutes, type NodeRoutesOptions } from "./routes/nodes.js";
 import { runnerFacingRoutes, type RunnerFacingRoutesOptions } from "./routes/runner-facing.js";
 import { taskRoutes, type TaskRoutesOptions } from "./routes/tasks.js";
+import { terminalRoutes, type TerminalRoutesOptions } from "./routes/terminal.js";
 import { vpsAssignmentRoutes } from "./routes/vps-assignments.js";
 import { vpsRoutes, type VpsRoutesOptions } from "./routes/vps.js";
 
@@ -26,7 +29,8 @@ export type HostServerOptions = TaskRoutesOptions &
   NodeRoutesOptions &
   RunnerFacingRoutesOptions &
   VpsRoutesOptions &
-  EnvironmentRoutesOptions & {
+  EnvironmentRoutesOptions &
+  Omit<TerminalRoutesOptions, "logger"> & {
     logger: Logger;
     config: HostConfig;
     accounts: AccountService;
@@ -80,6 +84,11 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  // Upgrade requests pass the access-control hook like any request, so a refused caller gets its 401 or
+  // 403 as an HTTP response and never a socket.
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: DEFAULT_MAX_PAYLOAD_BYTES, perMessageDeflate: false },
+  });
 
   await app.register(taskRoutes, options);
   await app.register(approvalRoutes, options);
@@ -90,6 +99,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
   await app.register(auditRoutes, options);
   await app.register(vpsAssignmentRoutes, options);
   await app.register(environmentRoutes, options);
+  await app.register(terminalRoutes, { ...options, logger: options.logger.child({ component: "sessions" }) });
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/api/version", { schema: { hide: true } }, async () => ({ version: HOST_VERSION }));

@@ -21,13 +21,18 @@ import {
   TaskExecuteRequestSchema,
   TaskExecuteResponseSchema,
 } from "@kohakuriver/api";
+import { DEFAULT_MAX_PAYLOAD_BYTES } from "@kohakuriver/access";
 import { installErrorHandler, requireClusterToken, serverOptions, type Logger } from "@kohakuriver/common";
+import fastifyWebsocket from "@fastify/websocket";
+import type Docker from "dockerode";
 import Fastify, { type FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 
 import type { WorkloadDriver } from "../driver/types.js";
 import { EnvironmentSyncError, type EnvironmentSync } from "../environments/environment-sync.js";
+import { WorkloadContainers } from "../sessions/workload-containers.js";
+import { sessionRoutes } from "../sessions/session-routes.js";
 import type { RunnerState } from "../state/runner-state.js";
 import type { TaskExecutor } from "../tasks/task-executor.js";
 import type { VpsManager } from "../vps/vps-manager.js";
@@ -41,6 +46,8 @@ export interface RunnerServerOptions {
   logger: Logger;
   driver: WorkloadDriver;
   environments: EnvironmentSync;
+  /** The Engine that runs this node's workloads, for terminals, port forwarding and the file API. */
+  docker: Docker;
 }
 
 const errors = { 400: ErrorBodySchema, 401: ErrorBodySchema, 404: ErrorBodySchema, 409: ErrorBodySchema };
@@ -54,6 +61,14 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
   installErrorHandler(app);
   // Checked on arrival, before the body is read, so an unauthenticated caller learns nothing about the API.
   app.addHook("onRequest", requireClusterToken(options.clusterToken));
+  // WebSockets (terminal, port forwarding, change watching) are upgraded only after that check.
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: DEFAULT_MAX_PAYLOAD_BYTES, perMessageDeflate: false },
+  });
+  await app.register(sessionRoutes, {
+    containers: new WorkloadContainers({ state, docker: options.docker }),
+    logger: options.logger.child({ component: "sessions" }),
+  });
 
   app.post(
     "/api/execute",

@@ -1,0 +1,55 @@
+/**
+ * The runner's routes that reach into a running task or VPS container, all behind the cluster token:
+ * the terminal WebSocket (and, as they are added, port forwarding, files and change watching).
+ * A missing or stopped container is refused with an HTTP error before any WebSocket upgrade, so the host
+ * can relay the reason.
+ */
+
+import { closeSocket, runTerminalSession } from "@kohakuriver/access";
+import { TaskIdParamsSchema, terminalErrorFrame } from "@kohakuriver/api";
+import type { Logger } from "@kohakuriver/common";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+
+import type { WorkloadContainer, WorkloadContainers } from "./workload-containers.js";
+
+export interface SessionRoutesOptions {
+  containers: WorkloadContainers;
+  logger: Logger;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The running container of the task in the path, resolved before the handler runs. */
+    workload: WorkloadContainer | null;
+  }
+}
+
+export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (app, options) => {
+  const { containers, logger } = options;
+  app.decorateRequest("workload", null);
+  const resolveWorkload = async (request: FastifyRequest): Promise<void> => {
+    request.workload = await containers.resolveRunning((request.params as { task_id: string }).task_id);
+  };
+
+  app.get(
+    "/ws/task/:task_id/terminal",
+    { websocket: true, schema: { params: TaskIdParamsSchema }, preHandler: resolveWorkload },
+    async (socket, request) => {
+      const workload = request.workload as WorkloadContainer;
+      const sessionLogger = logger.child({ taskId: workload.taskId, purpose: "terminal" });
+      try {
+        await runTerminalSession({
+          container: workload.container,
+          socket,
+          label: `task ${workload.taskId}`,
+          logger: sessionLogger,
+        });
+      } catch (error) {
+        sessionLogger.warn({ error: String(error) }, "terminal session failed");
+        if (socket.readyState === socket.OPEN)
+          socket.send(terminalErrorFrame(`the terminal could not start: ${String(error)}`));
+        closeSocket(socket, 1011, "the terminal could not start");
+      }
+    },
+  );
+};
