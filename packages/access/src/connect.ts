@@ -1,10 +1,11 @@
 /**
  * Opens a WebSocket to the host or to a runner and waits until it is open. A refusal before the upgrade
  * (401, 403, 404, 409…) becomes a WebSocketRefusedError carrying the status and the server's own message,
- * so the caller can show why instead of "unexpected server response".
+ * so the caller can show why instead of "unexpected server response". Attach the listeners right after
+ * the `await`: messages are held until then.
  */
 
-import type { IncomingMessage } from "node:http";
+import type { ClientRequest, IncomingMessage } from "node:http";
 import WebSocket from "ws";
 
 export class WebSocketRefusedError extends Error {
@@ -48,14 +49,23 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
     };
     socket.once("open", () => {
       socket.removeListener("error", fail);
+      // A server may send its first message right after the upgrade, possibly before the caller's
+      // continuation has attached a listener. The socket is held until the next turn of the event loop,
+      // after the listeners the caller attaches right after the `await`.
+      socket.pause();
+      setImmediate(() => socket.resume());
       resolve(socket);
     });
     socket.once("error", fail);
-    socket.once("unexpected-response", (_request, response: IncomingMessage) => {
-      readDetail(response).then(
-        (detail) => fail(new WebSocketRefusedError(response.statusCode ?? 0, detail)),
-        () => fail(new WebSocketRefusedError(response.statusCode ?? 0, `HTTP ${response.statusCode ?? 0}`)),
-      );
+    socket.once("unexpected-response", (request: ClientRequest, response: IncomingMessage) => {
+      const status = response.statusCode ?? 0;
+      // With this listener, ws leaves the refused request open; it is destroyed once the body is read.
+      readDetail(response)
+        .then(
+          (detail) => fail(new WebSocketRefusedError(status, detail)),
+          () => fail(new WebSocketRefusedError(status, `HTTP ${status}`)),
+        )
+        .finally(() => request.destroy());
     });
   });
 }

@@ -8,6 +8,7 @@ import { Command } from "commander";
 import { registerAdminCommands } from "./commands/admin/index.js";
 import { registerAuthCommands } from "./commands/auth/index.js";
 import { registerConfigCommands } from "./commands/config/index.js";
+import { registerConnect } from "./commands/connect.js";
 import { registerDockerCommands } from "./commands/docker/index.js";
 import { registerDown } from "./commands/down.js";
 import { registerHost } from "./commands/host.js";
@@ -91,6 +92,7 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerTaskCommands(program, runtime);
   registerVpsCommands(program, runtime);
   registerSshCommands(program, runtime);
+  registerConnect(program, runtime);
   registerNodeCommands(program, runtime);
   registerAuthCommands(program, runtime);
   registerAdminCommands(program, runtime);

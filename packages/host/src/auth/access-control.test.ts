@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
+import { openWebSocket, WebSocketRefusedError } from "@kohakuriver/access";
 import { ForbiddenError, NotFoundError, UnauthorizedError, isRoleAtLeast, type Role } from "@kohakuriver/api";
 import { createLogger } from "@kohakuriver/common";
 import bcrypt from "bcrypt";
@@ -47,6 +48,7 @@ function concretePath(url: string, taskId: string): string {
   return url
     .replace(":task_id", taskId)
     .replace(":hostname", "no-such-node")
+    .replace(":container_name", "no-such-env")
     .replace(":command", "pause")
     .replace(/:(id|user_id)/g, "999999")
     .replace("*", "swagger-ui.css");
@@ -58,7 +60,9 @@ async function call(
   path: string,
   headers: Record<string, string>,
   body?: unknown,
+  websocket = false,
 ): Promise<{ status: number; text: string }> {
+  if (websocket) return upgrade(`${host.url.replace(/^http/, "ws")}${path}`, headers);
   const send = method !== "GET" && method !== "HEAD" && method !== "DELETE";
   const response = await fetch(`${host.url}${path}`, {
     method,
@@ -66,6 +70,18 @@ async function call(
     body: send ? JSON.stringify(body ?? {}) : undefined,
   });
   return { status: response.status, text: method === "HEAD" ? "" : await response.text() };
+}
+
+/** Opens a WebSocket as a client would: 101 when the upgrade is accepted, else the refusal's status. */
+async function upgrade(url: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  try {
+    const socket = await openWebSocket(url, { headers });
+    socket.terminate();
+    return { status: 101, text: "" };
+  } catch (error) {
+    if (error instanceof WebSocketRefusedError) return { status: error.status, text: error.detail };
+    throw error;
+  }
 }
 
 /** Returns the expected outcome: "allow", or the status of the refusal. */
@@ -180,7 +196,7 @@ describe("access control with authentication enabled", () => {
       const body = BODIES[`${route.method} ${route.url}`];
       for (const caller of callers) {
         const expected = expectedOutcome(policy, caller, otherUserTask.owner_id);
-        const response = await call(host, route.method, path, caller.headers, body);
+        const response = await call(host, route.method, path, caller.headers, body, route.websocket);
         checked += 1;
         const refused = response.status === 401 || response.status === 403;
         const ok = expected === "allow" ? !refused : response.status === expected;
@@ -203,7 +219,14 @@ describe("access control with authentication enabled", () => {
     assert.ok(taskRoutes.length >= 4, "expected the log, kill and pause routes to be task routes");
 
     for (const route of taskRoutes) {
-      const response = await call(host, route.method, concretePath(route.url, own.task_id), userCaller.headers);
+      const response = await call(
+        host,
+        route.method,
+        concretePath(route.url, own.task_id),
+        userCaller.headers,
+        undefined,
+        route.websocket,
+      );
       assert.ok(
         response.status !== 401 && response.status !== 403,
         `${route.method} ${route.url} on own task: ${response.status} ${response.text}`,
@@ -279,6 +302,7 @@ describe("access control with authentication disabled", () => {
         concretePath(route.url, "1"),
         {},
         BODIES[`${route.method} ${route.url}`],
+        route.websocket,
       );
       const refused = response.status === 401 || response.status === 403;
       if (refused !== (policy.access === "cluster")) {

@@ -49,6 +49,12 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
 
+  // Upgrade requests pass the access-control hook like any request, so a refused caller gets its 401 or
+  // 403 as an HTTP response and never a socket. The plugin comes first: its own hooks must see every
+  // upgrade request, the refused ones included, to close their connections after the response.
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: DEFAULT_MAX_PAYLOAD_BYTES, perMessageDeflate: false },
+  });
   // Access control is installed before every route, so that its onRoute hook receives them all.
   await app.register(fastifyCookie);
   const routes = installAccessControl(app, {
@@ -84,11 +90,6 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
     transform: jsonSchemaTransform,
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
-  // Upgrade requests pass the access-control hook like any request, so a refused caller gets its 401 or
-  // 403 as an HTTP response and never a socket.
-  await app.register(fastifyWebsocket, {
-    options: { maxPayload: DEFAULT_MAX_PAYLOAD_BYTES, perMessageDeflate: false },
-  });
 
   await app.register(taskRoutes, options);
   await app.register(approvalRoutes, options);

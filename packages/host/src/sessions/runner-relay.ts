@@ -84,6 +84,8 @@ export class RunnerRelay {
 }
 
 function refuse(client: WebSocket, request: RelayRequest, text: string, code: number): void {
+  // Reading again, so that the client's reply to the close frame is seen and the close completes.
+  client.resume();
   if (client.readyState === WebSocket.OPEN) client.send(request.errorMessage(text));
   closeSocket(client, code, text);
 }

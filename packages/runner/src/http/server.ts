@@ -59,12 +59,13 @@ export async function buildRunnerServer(options: RunnerServerOptions): Promise<F
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandler(app);
-  // Checked on arrival, before the body is read, so an unauthenticated caller learns nothing about the API.
-  app.addHook("onRequest", requireClusterToken(options.clusterToken));
-  // WebSockets (terminal, port forwarding, change watching) are upgraded only after that check.
+  // WebSockets (terminal, port forwarding, change watching) are upgraded only after the token check below.
+  // The plugin is registered first, so that its hooks also close the connections of refused upgrades.
   await app.register(fastifyWebsocket, {
     options: { maxPayload: DEFAULT_MAX_PAYLOAD_BYTES, perMessageDeflate: false },
   });
+  // Checked on arrival, before the body is read, so an unauthenticated caller learns nothing about the API.
+  app.addHook("onRequest", requireClusterToken(options.clusterToken));
   await app.register(sessionRoutes, {
     containers: new WorkloadContainers({ state, docker: options.docker }),
     logger: options.logger.child({ component: "sessions" }),

@@ -3,6 +3,8 @@
 import type { Command } from "commander";
 
 import { createClient, type CliRuntime } from "../../context.js";
+import { runTerminalClient } from "../../terminal-client.js";
+import { hostSocketUrl } from "../connect.js";
 import { withElapsedProgress } from "./progress.js";
 
 export function registerContainerCommands(docker: Command, runtime: CliRuntime): void {
@@ -73,5 +75,14 @@ export function registerContainerCommands(docker: Command, runtime: CliRuntime):
         client.environmentContainerAction("migrate", name),
       );
       runtime.output.line(result.message);
+    });
+
+  container
+    .command("shell")
+    .summary("open an interactive shell in a running environment container (bash, else sh); leave with exit or Ctrl-D")
+    .argument("<name>", "environment name, or its container name kohakuriver-env-<name>")
+    .action(async (name: string, _options: unknown, command: Command) => {
+      const target = hostSocketUrl(command, runtime, `/ws/docker/host/containers/${encodeURIComponent(name)}/terminal`);
+      runtime.exitCode = await runTerminalClient({ ...target, label: `environment container ${name}` });
     });
 }

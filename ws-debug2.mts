@@ -1,0 +1,18 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openWebSocket } from "./packages/access/src/index.js";
+import { createLogger } from "./packages/common/src/index.js";
+import { resolveHostConfig } from "./packages/host/src/config.js";
+import { startHost } from "./packages/host/src/host.js";
+const dir = mkdtempSync(join(tmpdir(), "wsdbg-"));
+const config = resolveHostConfig({ HOST_BIND_IP: "127.0.0.1", HOST_PORT: 0, HOST_SSH_PROXY_PORT: 0, DB_FILE: join(dir, "db"), SHARED_DIR: dir, DEFAULT_CONTAINER_BOOTSTRAP: false, AUTH_ENABLED: true, ADMIN_SECRET: "s3cret-s3cret-s3cret" } as never);
+const host = await startHost({ config, logger: createLogger({ level: "debug" }) } as never);
+const which = process.argv[2];
+const p = which === "env" ? "/ws/docker/host/containers/no-such-env/terminal" : "/ws/task/1/terminal";
+const s = await openWebSocket(host.url.replace("http", "ws") + p, { headers: { "x-admin-token": "s3cret-s3cret-s3cret" } });
+s.terminate();
+await new Promise((r) => setTimeout(r, 500));
+const t = Date.now();
+await host.close();
+console.log("closed in", Date.now() - t);
