@@ -18,7 +18,7 @@ import { HostClient, type TaskResponse } from "@kohakuriver/api";
 import Docker from "dockerode";
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const CLI = join(REPO_ROOT, "packages/cli/bin/kohakuriver.js");
+export const CLI = join(REPO_ROOT, "packages/cli/bin/kohakuriver.js");
 export const docker = new Docker({ socketPath: process.env.KOHAKURIVER_TEST_DOCKER_SOCKET ?? "/var/run/docker.sock" });
 
 /** An image on a registry at a closed loopback port: pulling it fails at once without leaving the machine. */
