@@ -25,6 +25,11 @@ export interface OpenWebSocketOptions {
   timeoutMs?: number;
   /** The largest message accepted, in bytes (default 16 MiB). */
   maxPayload?: number;
+  /**
+   * Called with the socket as soon as it is created, so that a caller can listen for the server's first
+   * message: it can arrive in the same read as the upgrade response, before the returned promise settles.
+   */
+  onSocket?: (socket: WebSocket) => void;
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
@@ -39,6 +44,7 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
     maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD_BYTES,
     handshakeTimeout: timeoutMs,
   });
+  options.onSocket?.(socket);
 
   return new Promise((resolve, reject) => {
     const fail = (error: Error): void => {

@@ -47,6 +47,7 @@ function concretePath(url: string, taskId: string): string {
   return url
     .replace(":task_id", taskId)
     .replace(":hostname", "no-such-node")
+    .replace(":port", "8080")
     .replace(":command", "pause")
     .replace(/:(id|user_id)/g, "999999")
     .replace("*", "swagger-ui.css");
