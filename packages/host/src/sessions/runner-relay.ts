@@ -53,10 +53,17 @@ export class RunnerRelay {
       throw error;
     }
 
+    // The runner may send its first message (the forward session's "CONNECTED") in the same read as the
+    // upgrade response, before the relay is attached; such messages are kept and sent on first.
+    const early: Array<{ data: Buffer; isBinary: boolean }> = [];
+    const keepEarly = (data: Buffer, isBinary: boolean): void => {
+      early.push({ data, isBinary });
+    };
     let runner: WebSocket;
     try {
       runner = await openWebSocket(runnerSocketUrl(target.node.url, request.runnerPath(target)), {
         token: this.options.clusterToken,
+        onSocket: (socket) => socket.on("message", keepEarly),
       });
     } catch (error) {
       if (error instanceof WebSocketRefusedError) {
@@ -75,6 +82,8 @@ export class RunnerRelay {
       runner.close(1000, "the client went away");
       return;
     }
+    runner.off("message", keepEarly);
+    for (const message of early) client.send(message.data, { binary: message.isBinary });
     relayWebSockets(client, runner, {
       onClose: (code) => logger.debug({ code }, "relay closed"),
     });
