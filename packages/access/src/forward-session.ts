@@ -32,6 +32,8 @@ import { DEFAULT_HIGH_WATER_BYTES, WebSocketSender } from "./flow.js";
 export const FORWARD_CONNECT_TIMEOUT_MS = 10_000;
 /** Connections open at once in one session; a CONNECT beyond it is answered with ERROR. */
 export const MAX_FORWARD_CONNECTIONS = 1024;
+/** The largest read from a container socket, and so the largest DATA payload toward the client. */
+export const FORWARD_READ_BYTES = 256 * 1024;
 /** UDP datagrams handed to the kernel and not yet sent, per connection, before the WebSocket is paused. */
 const MAX_PENDING_DATAGRAMS = 64;
 
@@ -148,7 +150,36 @@ class ForwardSession {
 
   private openTcp(clientId: number, port: number): ForwardedConnection {
     const { address, logger } = this.options;
-    const socket: Socket = connect({ host: address, port, allowHalfOpen: true, noDelay: true });
+    // The kernel reads straight into the frame that goes out, after room for the header, so bulk data is
+    // not copied in JavaScript. A short read is copied into a frame of its own size instead, and the large
+    // buffer is kept for the next read.
+    let readBuffer: Buffer | null = null;
+    const socket: Socket = connect({
+      host: address,
+      port,
+      allowHalfOpen: true,
+      noDelay: true,
+      onread: {
+        buffer: () => {
+          readBuffer ??= Buffer.allocUnsafe(TUNNEL_HEADER_BYTES + FORWARD_READ_BYTES);
+          return readBuffer.subarray(TUNNEL_HEADER_BYTES);
+        },
+        callback: (size: number) => {
+          const filled = readBuffer as Buffer;
+          let frame: Buffer;
+          if (size >= FORWARD_READ_BYTES / 4) {
+            frame = filled.subarray(0, TUNNEL_HEADER_BYTES + size);
+            readBuffer = null;
+          } else {
+            frame = Buffer.allocUnsafe(TUNNEL_HEADER_BYTES + size);
+            filled.copy(frame, TUNNEL_HEADER_BYTES, TUNNEL_HEADER_BYTES, TUNNEL_HEADER_BYTES + size);
+          }
+          writeTunnelHeader(frame, { type: TunnelFrameType.DATA, proto: TunnelProto.TCP, clientId, port });
+          this.sender.send(frame, true, socket);
+          return true;
+        },
+      },
+    });
     let connected = false;
     // Set once CLOSE or ERROR went to the client for this id, so that only one of them is sent.
     let finished = false;
@@ -168,7 +199,6 @@ class ForwardSession {
       connected = true;
       this.sendControl(TunnelFrameType.CONNECTED, TunnelProto.TCP, clientId, port);
     });
-    socket.on("data", (chunk: Buffer) => this.sendData(TunnelProto.TCP, clientId, port, chunk, socket));
     socket.on("end", () => finish(TunnelFrameType.CLOSE));
     socket.on("error", (error) => {
       logger.debug({ clientId, port, error: error.message }, "forwarded connection failed");
@@ -260,12 +290,12 @@ class ForwardSession {
     return connection;
   }
 
-  /** Sends container data as DATA frames of at most one read each, pausing `producer` when the socket is behind. */
-  private sendData(proto: TunnelProto, clientId: number, port: number, chunk: Buffer, producer?: Socket): void {
+  /** Sends one UDP datagram from the container as a DATA frame. */
+  private sendData(proto: TunnelProto, clientId: number, port: number, chunk: Buffer): void {
     const frame = Buffer.allocUnsafe(TUNNEL_HEADER_BYTES + chunk.length);
     writeTunnelHeader(frame, { type: TunnelFrameType.DATA, proto, clientId, port });
     chunk.copy(frame, TUNNEL_HEADER_BYTES);
-    this.sender.send(frame, true, producer);
+    this.sender.send(frame, true);
   }
 
   private sendControl(type: TunnelFrameType, proto: TunnelProto, clientId: number, port: number, text?: string): void {
