@@ -1,13 +1,13 @@
 /**
- * Port-forward throughput. A host and a runner run as separate processes, and one task container runs
- * two busybox `nc` servers: a sink on port 9000 that discards what it reads, and a source on port 9001
- * that writes N bytes of zeros on every connection. `kohakuriver forward` runs as its own process (from
- * dist) for each port, so the forwarded path is benchmark → CLI → host → runner → container, three Node.js
- * processes with two WebSocket hops.
+ * Port-forward throughput. A host and a runner run as separate processes. One task container runs two
+ * busybox `nc` servers: a sink on port 9000 that discards what it reads, and a source on port 9001 that
+ * writes N bytes of zeros (dd, 1 MB blocks) on every connection. `kohakuriver forward` runs as its own
+ * process (from dist) for each port, so the forwarded path is benchmark → CLI → host → runner →
+ * container: three Node.js processes and two WebSocket hops.
  *
  * Each round moves N bytes four ways, one after another: to the sink through the forward and directly to
  * the container's bridge address, and from the source the same two ways. A transfer to the sink ends when
- * the container closes the connection after reading everything; a transfer from the source ends with the
+ * the container closes the connection after reading everything. A transfer from the source ends with the
  * last byte. The baseline connects from the benchmark process straight to the container's address.
  */
 

@@ -10,6 +10,7 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { connect, type Socket } from "node:net";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { WebSocketRefusedError, openWebSocket } from "@kohakuriver/access";
@@ -196,7 +197,7 @@ describe("port forwarding through the CLI", { skip: dockerSkip }, () => {
       `exec perl -MIO::Socket::INET -e '$s=IO::Socket::INET->new(LocalPort=>9000,Proto=>"udp") or die $!; while(1){ $s->recv($m,65535); $s->send($m) }'`,
       DEBIAN_IMAGE,
     );
-    // Each running task holds a core, and the machine may have only two.
+    // Each running task reserves a core, and the machine may have only two.
     t.after(() => cluster.client.kill(task).catch(() => undefined));
     const { forward, localPort } = await startForward([task, "9000", "--proto", "udp"]);
     const peer = createSocket("udp4");
@@ -264,5 +265,81 @@ describe("port forwarding through the CLI", { skip: dockerSkip }, () => {
     );
     reader.destroy();
     assert.equal(await forward.stop(), 0, `stderr: ${forward.stderr}`);
+  });
+});
+
+describe("port forwarding with authentication", { skip: dockerSkip }, () => {
+  const ADMIN_SECRET = "e2e-admin-secret-forward-0123456789";
+  const { cluster, node } = useCluster({ host: { AUTH_ENABLED: true, ADMIN_SECRET } });
+  const homes = { operator: "", user: "" };
+  let taskId = "";
+
+  before(async () => {
+    for (const [role, username] of [
+      ["operator", "otto"],
+      ["user", "uma"],
+    ] as const) {
+      homes[role] = join(cluster.dir, `home-${role}`);
+      const invitation = await cluster.client.createInvitation({ role });
+      const result = await cluster.cli(
+        ["auth", "register", "--invite", invitation.token, "-u", username, "-p", `${username}-password-1`],
+        { env: { KOHAKURIVER_HOME: homes[role] } },
+      );
+      assert.equal(result.code, 0, result.stderr);
+    }
+    // Submitted with the admin secret, so the `user` account does not own it.
+    const { task_ids } = await cluster.client.submit({
+      command: "sh",
+      arguments: [
+        "-c",
+        `mkdir -p /tmp/www && echo '${PAGE}' > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`,
+      ],
+      shell: false,
+      targets: [node()],
+    });
+    taskId = task_ids[0] as string;
+    await cluster.waitForStatus(taskId, "running");
+  });
+
+  it("forwards with an operator's token", async () => {
+    const localPort = await freePort();
+    const forward = cluster.spawnCli(["forward", taskId, "8080", "-l", String(localPort)], {
+      env: { KOHAKURIVER_HOME: homes.operator },
+    });
+    try {
+      await forward.waitForOutput(/Ctrl-C to stop/);
+      let page = { status: 0, body: "" };
+      await waitFor(
+        async () => {
+          page = await fetchPage(localPort);
+          return page.status === 200;
+        },
+        15_000,
+        "the page did not come through the forward",
+      );
+      assert.equal(page.body, `${PAGE}\n`);
+    } finally {
+      assert.equal(await forward.stop(), 0, `stderr: ${forward.stderr}`);
+    }
+  });
+
+  it("rejects a user who does not own the task", async () => {
+    const result = await cluster.cli(["forward", taskId, "8080", "-l", String(await freePort())], {
+      env: { KOHAKURIVER_HOME: homes.user },
+    });
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /the host rejected the forward \(HTTP 403\): \S+/);
+  });
+
+  it("rejects a socket without a token", async () => {
+    await assert.rejects(
+      openWebSocket(`ws://127.0.0.1:${cluster.hostPort}/ws/forward/${taskId}/8080`),
+      (error: Error) => {
+        assert.ok(error instanceof WebSocketRefusedError, String(error));
+        assert.equal(error.status, 401);
+        assert.match(error.detail, /authentication required/);
+        return true;
+      },
+    );
   });
 });

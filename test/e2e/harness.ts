@@ -211,7 +211,7 @@ export class TestCluster {
     await daemon.exited;
   }
 
-  /** The process ids of the host and of a runner, for reading their memory use from /proc. */
+  /** Returns the process id of the host or of a runner, for reading its memory use from /proc. */
   daemonPid(name: "host" | number): number | undefined {
     const daemon = name === "host" ? this.hostProcess : this.runners.get(this.nodeName(name));
     return daemon?.child.pid;

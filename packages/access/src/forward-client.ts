@@ -3,9 +3,9 @@
  * socket whose connections travel as tunnel frames over one WebSocket to the host. Each accepted TCP
  * connection, and each distinct UDP peer, gets the next client id (1, 2, 3 …).
  *
- * Backpressure both ways: local data goes out through a WebSocketSender that pauses the local socket
- * while the WebSocket is behind, and a write into a local socket that returns false pauses the WebSocket
- * until it drains, so a local reader that stops reading stops the data at the container.
+ * Backpressure both ways. Local data goes out through a WebSocketSender, which pauses the local socket
+ * while the WebSocket is behind. A write into a local socket that returns false pauses the WebSocket
+ * until that socket drains, so a local reader that stops reading stops the data at the container.
  */
 
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from "node:dgram";
@@ -193,6 +193,8 @@ export class ForwardClient {
     });
   }
 
+  // NOTE: a UDP peer keeps its client id until the runner closes it or the session ends; peers are not
+  // expired when idle, so a session with many short-lived peers reaches the runner's connection limit.
   private acceptDatagram(udp: UdpSocket, datagram: Buffer, peer: RemoteInfo): void {
     const key = `${peer.address}|${peer.port}`;
     let clientId = this.udpPeers.get(key);

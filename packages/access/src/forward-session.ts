@@ -1,7 +1,7 @@
 /**
  * The runner's half of a port-forward session. One WebSocket carries the binary tunnel frames of many
- * forwarded connections; for each CONNECT the runner opens a TCP connection, or a connected UDP socket,
- * to the container's own address on its Docker network, so nothing runs inside the container.
+ * forwarded connections. For each CONNECT the runner opens a TCP connection, or a connected UDP socket,
+ * to the container's own address on its Docker network, so nothing needs to run inside the container.
  *
  * Backpressure both ways: container data goes out through a WebSocketSender that pauses the container
  * socket while the WebSocket is behind, and a write toward a container socket that returns false pauses
@@ -28,9 +28,9 @@ import WebSocket from "ws";
 import { DrainGate } from "./drain-gate.js";
 import { DEFAULT_HIGH_WATER_BYTES, WebSocketSender } from "./flow.js";
 
-/** How long a CONNECT may take before it is answered with ERROR. */
+/** How long a CONNECT may take before the runner gives up and sends ERROR. */
 export const FORWARD_CONNECT_TIMEOUT_MS = 10_000;
-/** Connections open at once in one session; a CONNECT beyond it is answered with ERROR. */
+/** Connections open at once in one session; the runner rejects a CONNECT beyond it with ERROR. */
 export const MAX_FORWARD_CONNECTIONS = 1024;
 /** The largest read from a container socket, and so the largest DATA payload toward the client. */
 export const FORWARD_READ_BYTES = 256 * 1024;
@@ -43,7 +43,7 @@ export interface ForwardSessionOptions {
   address: string;
   /** The port from the request path, used when a CONNECT frame carries port 0. */
   defaultPort: number;
-  /** The protocol the client asked for in the request; each CONNECT frame's own protocol decides. */
+  /** The protocol in the request, for logs; each CONNECT frame's own protocol decides. */
   proto: ForwardProtocol;
   logger: Logger;
   connectTimeoutMs?: number;

@@ -1,7 +1,7 @@
 /**
- * Port-forward sessions without Docker: the runner's session (runForwardSession) serves a WebSocket on
- * loopback and connects to TCP and UDP servers on 127.0.0.1 in place of a container; the client side is
- * ForwardClient, or raw frames where a test needs to send what a well-behaved client would not.
+ * Port-forward sessions without Docker. The runner's session (runForwardSession) serves a WebSocket on
+ * loopback and connects to TCP and UDP servers on 127.0.0.1 in place of a container. The client side is
+ * ForwardClient, or raw frames where a test sends what a well-behaved client would not.
  */
 
 import assert from "node:assert/strict";
@@ -24,7 +24,7 @@ interface SessionServer {
   close(): Promise<void>;
 }
 
-/** A WebSocket server that runs one forward session per connection against 127.0.0.1. */
+/** Starts a WebSocket server that runs one forward session per connection against 127.0.0.1. */
 async function startSessionServer(
   defaultPort: number,
   extra: Partial<ForwardSessionOptions> = {},
@@ -63,7 +63,7 @@ function portOf(server: Server | UdpSocket): number {
   return (server.address() as AddressInfo).port;
 }
 
-/** A port with nothing listening on it. */
+/** Returns a port with nothing listening on it. */
 async function closedPort(): Promise<number> {
   const server = await listenTcp(() => undefined);
   const port = portOf(server);
@@ -200,7 +200,7 @@ describe("forward session errors", () => {
     }
   });
 
-  it("answers PING with PONG", async () => {
+  it("replies to PING with PONG", async () => {
     const { socket, log } = await rawClient();
     sendFrame(socket, TunnelFrameType.PING, 77);
     assert.equal((await log.next(TunnelFrameType.PONG)).clientId, 77);

@@ -54,7 +54,7 @@ export class RunnerRelay {
     }
 
     // The runner may send its first message (the forward session's "CONNECTED") in the same read as the
-    // upgrade response, before the relay is attached; such messages are kept and sent on first.
+    // upgrade response, before the relay is attached. Such messages are kept here and sent first.
     const early: Array<{ data: Buffer; isBinary: boolean }> = [];
     const keepEarly = (data: Buffer, isBinary: boolean): void => {
       early.push({ data, isBinary });
