@@ -340,6 +340,59 @@ describe("forward session backpressure", () => {
   });
 });
 
+describe("forward session backpressure toward the container", () => {
+  it("stops a local writer when the container does not read", async () => {
+    const accepted: Socket[] = [];
+    // Accepts connections and never reads from them.
+    const stalled = await listenTcp((connection) => {
+      connection.pause();
+      accepted.push(connection);
+    });
+    const sessions = await startSessionServer(portOf(stalled));
+    const socket = await openClient(sessions.url);
+    const client = new ForwardClient({
+      socket,
+      remotePort: portOf(stalled),
+      proto: "tcp",
+      localHost: "127.0.0.1",
+      localPort: 0,
+    });
+    const { port } = await client.listen();
+
+    // Writes as long as the local socket takes the data, up to 1 GiB.
+    let written = 0;
+    const writer = connect({ host: "127.0.0.1", port });
+    writer.on("error", () => undefined);
+    const chunk = Buffer.alloc(256 * 1024);
+    const pump = (): void => {
+      while (written < 1024 * 1024 * 1024) {
+        written += chunk.length;
+        if (!writer.write(chunk)) {
+          writer.once("drain", pump);
+          return;
+        }
+      }
+    };
+    writer.once("connect", pump);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const settled = written;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    assert.ok(settled > 0, "nothing was written");
+    assert.ok(
+      settled < 64 * 1024 * 1024,
+      `the writer could hand over ${settled} bytes to a container that does not read`,
+    );
+    assert.equal(written, settled, "the writer kept writing after the pipeline filled");
+
+    writer.destroy();
+    for (const connection of accepted) connection.destroy();
+    await client.close();
+    await sessions.close();
+    stalled.close();
+  });
+});
+
 describe("forward session over UDP", () => {
   let echo: UdpSocket;
   let sessions: SessionServer;
