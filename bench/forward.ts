@@ -79,7 +79,7 @@ export async function measureForward(
     };
     const directHost = { host: address, sink: SINK_PORT, source: SOURCE_PORT };
 
-    // One unrecorded round warms up the JIT, the connections' paths and the page cache.
+    // One unrecorded upload of a tenth of the size on each path warms up the JIT and both paths.
     await upload(directHost.host, directHost.sink, bytes / 10);
     await upload(forwardHost.host, forwardHost.sink, bytes / 10);
     for (let round = 0; round < rounds; round += 1) {
