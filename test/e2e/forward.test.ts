@@ -35,6 +35,20 @@ function fetchPage(port: number, path = "/index.html"): Promise<{ status: number
   });
 }
 
+/** Fetches the page until it comes with status 200 and returns its body; httpd may still be starting. */
+async function waitForPage(port: number): Promise<string> {
+  let page = { status: 0, body: "" };
+  await waitFor(
+    async () => {
+      page = await fetchPage(port);
+      return page.status === 200;
+    },
+    15_000,
+    "the page did not come through the forward",
+  );
+  return page.body;
+}
+
 /** Resident memory of a process in bytes, from /proc/PID/status. */
 function residentBytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
@@ -110,17 +124,7 @@ describe("port forwarding through the CLI", { skip: dockerSkip }, () => {
       forward.stdout,
       new RegExp(`Forwarding 127\\.0\\.0\\.1:${localPort} -> task ${httpTask} port 8080 \\(tcp\\)`),
     );
-    // httpd may still be starting when the task is reported running.
-    let page = { status: 0, body: "" };
-    await waitFor(
-      async () => {
-        page = await fetchPage(localPort);
-        return page.status === 200;
-      },
-      15_000,
-      "the page did not come through the forward",
-    );
-    assert.equal(page.body, `${PAGE}\n`);
+    assert.equal(await waitForPage(localPort), `${PAGE}\n`);
 
     const pages = await Promise.all(Array.from({ length: 50 }, () => fetchPage(localPort)));
     assert.deepEqual(
@@ -308,16 +312,7 @@ describe("port forwarding with authentication", { skip: dockerSkip }, () => {
     });
     try {
       await forward.waitForOutput(/Ctrl-C to stop/);
-      let page = { status: 0, body: "" };
-      await waitFor(
-        async () => {
-          page = await fetchPage(localPort);
-          return page.status === 200;
-        },
-        15_000,
-        "the page did not come through the forward",
-      );
-      assert.equal(page.body, `${PAGE}\n`);
+      assert.equal(await waitForPage(localPort), `${PAGE}\n`);
     } finally {
       assert.equal(await forward.stop(), 0, `stderr: ${forward.stderr}`);
     }

@@ -52,6 +52,25 @@ async function openClient(url: string): Promise<WebSocket> {
   return socket;
 }
 
+/** Opens a session and a ForwardClient on a free local port; returns the client and that port. */
+async function startClient(
+  url: string,
+  remotePort: number,
+  proto: "tcp" | "udp" = "tcp",
+  onConnectionError?: (clientId: number, message: string) => void,
+): Promise<{ client: ForwardClient; port: number }> {
+  const socket = await openClient(url);
+  const client = new ForwardClient({
+    socket,
+    remotePort,
+    proto,
+    localHost: "127.0.0.1",
+    localPort: 0,
+    onConnectionError,
+  });
+  return { client, port: (await client.listen()).port };
+}
+
 async function listenTcp(handler: (socket: Socket) => void): Promise<Server> {
   const server = createServer(handler);
   server.listen(0, "127.0.0.1");
@@ -106,7 +125,6 @@ async function request(port: number, text: string): Promise<string> {
 describe("forward session over TCP", () => {
   let echo: Server;
   let sessions: SessionServer;
-  let socket: WebSocket;
   let client: ForwardClient;
   let localPort: number;
 
@@ -114,15 +132,7 @@ describe("forward session over TCP", () => {
     // Echoes what it reads, then ends its side when the client has ended its own.
     echo = await listenTcp((connection) => connection.pipe(connection));
     sessions = await startSessionServer(portOf(echo));
-    socket = await openClient(sessions.url);
-    client = new ForwardClient({
-      socket,
-      remotePort: portOf(echo),
-      proto: "tcp",
-      localHost: "127.0.0.1",
-      localPort: 0,
-    });
-    localPort = (await client.listen()).port;
+    ({ client, port: localPort } = await startClient(sessions.url, portOf(echo)));
   });
 
   after(async () => {
@@ -265,18 +275,10 @@ describe("forward session errors", () => {
   });
 
   it("tells the client about a closed port", async () => {
-    const socket = await openClient(sessions.url);
-    sockets.push(socket);
     const errors: string[] = [];
-    const client = new ForwardClient({
-      socket,
-      remotePort: unusedPort,
-      proto: "tcp",
-      localHost: "127.0.0.1",
-      localPort: 0,
-      onConnectionError: (_clientId, message) => errors.push(message),
-    });
-    const { port } = await client.listen();
+    const { client, port } = await startClient(sessions.url, unusedPort, "tcp", (_clientId, message) =>
+      errors.push(message),
+    );
     const connection = connect({ host: "127.0.0.1", port });
     connection.on("error", () => undefined);
     await once(connection, "close");
@@ -306,15 +308,7 @@ describe("forward session backpressure", () => {
       pump();
     });
     const sessions = await startSessionServer(portOf(fast));
-    const socket = await openClient(sessions.url);
-    const client = new ForwardClient({
-      socket,
-      remotePort: portOf(fast),
-      proto: "tcp",
-      localHost: "127.0.0.1",
-      localPort: 0,
-    });
-    const { port } = await client.listen();
+    const { client, port } = await startClient(sessions.url, portOf(fast));
     // The local reader takes the first chunk and then stops reading.
     const reader = connect({ host: "127.0.0.1", port });
     await once(reader, "data");
@@ -349,15 +343,7 @@ describe("forward session backpressure toward the container", () => {
       accepted.push(connection);
     });
     const sessions = await startSessionServer(portOf(stalled));
-    const socket = await openClient(sessions.url);
-    const client = new ForwardClient({
-      socket,
-      remotePort: portOf(stalled),
-      proto: "tcp",
-      localHost: "127.0.0.1",
-      localPort: 0,
-    });
-    const { port } = await client.listen();
+    const { client, port } = await startClient(sessions.url, portOf(stalled));
 
     // Writes as long as the local socket takes the data, up to 1 GiB.
     let written = 0;
@@ -405,15 +391,7 @@ describe("forward session over UDP", () => {
     echo.bind(0, "127.0.0.1");
     await once(echo, "listening");
     sessions = await startSessionServer(portOf(echo), { proto: "udp" });
-    const socket = await openClient(sessions.url);
-    client = new ForwardClient({
-      socket,
-      remotePort: portOf(echo),
-      proto: "udp",
-      localHost: "127.0.0.1",
-      localPort: 0,
-    });
-    localPort = (await client.listen()).port;
+    ({ client, port: localPort } = await startClient(sessions.url, portOf(echo), "udp"));
   });
 
   after(async () => {
