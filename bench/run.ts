@@ -1,13 +1,15 @@
 /**
  * Runs the benchmarks and prints one table. Usage (from the repository root, after setup):
  *   node --conditions=source --import tsx bench/run.ts [--samples 50] [--nodes 1000] [--tasks 10000]
- *     [--sync-rounds 5] [--sync-megabytes 200] [--only latency|throughput|sync]
+ *     [--sync-rounds 5] [--sync-megabytes 200] [--forward-rounds 3] [--forward-megabytes 1000]
+ *     [--only latency|throughput|sync|forward]
  */
 
 import { cpus, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 
 import { measureEnvironmentSync } from "./environment-sync.js";
+import { forwardSummary, mbps, measureForward } from "./forward.js";
 import { measureLatency, summarize } from "./latency.js";
 import { formatMs, formatRatio, median, printTable } from "./stats.js";
 import { measureThroughput } from "./throughput.js";
@@ -19,6 +21,8 @@ const { values } = parseArgs({
     tasks: { type: "string", default: "10000" },
     "sync-rounds": { type: "string", default: "5" },
     "sync-megabytes": { type: "string", default: "200" },
+    "forward-rounds": { type: "string", default: "3" },
+    "forward-megabytes": { type: "string", default: "1000" },
     only: { type: "string" },
   },
 });
@@ -93,6 +97,29 @@ if (values.only === undefined || values.only === "sync") {
     formatRatio(ours / baseline),
     "≤ 1.1x",
   ]);
+}
+
+if (values.only === undefined || values.only === "forward") {
+  const megabytes = Number(values["forward-megabytes"]);
+  const forward = await measureForward(megabytes * 1e6, Number(values["forward-rounds"]), log);
+  const upload = forwardSummary(forward.uploadForward, forward.uploadDirect);
+  const download = forwardSummary(forward.downloadForward, forward.downloadDirect);
+  rows.push(
+    [
+      `port forward, ${megabytes} MB to the container (median)`,
+      mbps(upload.forward),
+      `direct to its bridge address ${mbps(upload.direct)}`,
+      formatRatio(upload.ratio),
+      "≥ 0.5x",
+    ],
+    [
+      `port forward, ${megabytes} MB from the container (median)`,
+      mbps(download.forward),
+      `direct from its bridge address ${mbps(download.direct)}`,
+      formatRatio(download.ratio),
+      "≥ 0.5x",
+    ],
+  );
 }
 
 console.log();

@@ -211,6 +211,12 @@ export class TestCluster {
     await daemon.exited;
   }
 
+  /** Returns the process id of the host or of a runner, for reading its memory use from /proc. */
+  daemonPid(name: "host" | number): number | undefined {
+    const daemon = name === "host" ? this.hostProcess : this.runners.get(this.nodeName(name));
+    return daemon?.child.pid;
+  }
+
   /** Sends a signal to a runner without waiting (SIGSTOP and SIGCONT freeze and thaw it). */
   signalRunner(index: number, signal: NodeJS.Signals): void {
     this.runners.get(this.nodeName(index))?.child.kill(signal);
@@ -226,6 +232,16 @@ export class TestCluster {
         ...options.env,
       },
       timeoutMs: options.timeoutMs ?? 60_000,
+    });
+  }
+
+  /** Starts the real CLI for a command that runs until stopped, such as `forward`. */
+  spawnCli(args: string[], options: { env?: Record<string, string> } = {}): LongRunningCli {
+    return new LongRunningCli(args, {
+      KOHAKURIVER_HOST: this.hostAddress,
+      KOHAKURIVER_PORT: String(this.hostPort),
+      KOHAKURIVER_HOME: join(this.dir, "home"),
+      ...options.env,
     });
   }
 
@@ -322,6 +338,54 @@ export class TestCluster {
     child.stderr?.pipe(log, { end: false });
     const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
     return { child, exited };
+  }
+}
+
+/** A CLI process that runs until stopped; `stop()` sends SIGTERM and waits for the exit code. */
+export class LongRunningCli {
+  stdout = "";
+  stderr = "";
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+
+  constructor(args: string[], env: Record<string, string>) {
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child.stdout?.on("data", (chunk: Buffer) => (this.stdout += chunk.toString()));
+    this.child.stderr?.on("data", (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolveExit) => this.child.once("exit", (code) => resolveExit(code)));
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** Waits until stdout matches `pattern` and returns the match; fails when the process exits first. */
+  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+    let exited = false;
+    void this.exited.then(() => (exited = true));
+    let match: RegExpExecArray | null = null;
+    await waitFor(
+      async () => {
+        match = pattern.exec(this.stdout);
+        if (match === null && exited) throw new Error(`the CLI exited; stderr: ${this.stderr}`);
+        return match !== null || exited;
+      },
+      timeoutMs,
+      () => `the CLI did not print ${String(pattern)}; stdout: ${this.stdout} stderr: ${this.stderr}`,
+    );
+    if (match === null) throw new Error(`the CLI exited before printing ${String(pattern)}; stderr: ${this.stderr}`);
+    return match;
+  }
+
+  async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 10_000): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), timeoutMs);
+    const code = await this.exited;
+    clearTimeout(timer);
+    return code;
   }
 }
 

@@ -49,7 +49,11 @@ class TerminalProcess {
   }
 
   async waitForOutput(pattern: RegExp, timeoutMs = 15_000): Promise<void> {
-    await waitFor(async () => pattern.test(this.output), timeoutMs, () => `no ${pattern} in: ${this.output}`);
+    await waitFor(
+      async () => pattern.test(this.output),
+      timeoutMs,
+      () => `no ${pattern} in: ${this.output}`,
+    );
   }
 
   /** Types a command that prints a marker, then waits for the marker, so the shell is known to be ready. */
@@ -113,7 +117,11 @@ describe("terminal through connect", { skip: dockerSkip }, () => {
     );
     await session.waitForShell();
     const settingsBefore = readFileSync(before, "utf8").trim();
-    assert.notEqual(terminalSettings(session.device), settingsBefore, "connect did not switch the terminal to raw mode");
+    assert.notEqual(
+      terminalSettings(session.device),
+      settingsBefore,
+      "connect did not switch the terminal to raw mode",
+    );
 
     session.resize(132, 40);
     await new Promise((resolve) => setTimeout(resolve, 300));

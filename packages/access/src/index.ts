@@ -4,3 +4,6 @@ export * from "./flow.js";
 export * from "./relay.js";
 export * from "./process-session.js";
 export * from "./terminal.js";
+export * from "./drain-gate.js";
+export * from "./forward-session.js";
+export * from "./forward-client.js";

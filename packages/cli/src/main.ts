@@ -11,6 +11,7 @@ import { registerConfigCommands } from "./commands/config/index.js";
 import { registerConnect } from "./commands/connect.js";
 import { registerDockerCommands } from "./commands/docker/index.js";
 import { registerDown } from "./commands/down.js";
+import { registerForward } from "./commands/forward.js";
 import { registerHost } from "./commands/host.js";
 import { registerInitCommands } from "./commands/init/index.js";
 import { registerNodeCommands } from "./commands/node/index.js";
@@ -93,6 +94,7 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerVpsCommands(program, runtime);
   registerSshCommands(program, runtime);
   registerConnect(program, runtime);
+  registerForward(program, runtime);
   registerNodeCommands(program, runtime);
   registerAuthCommands(program, runtime);
   registerAdminCommands(program, runtime);

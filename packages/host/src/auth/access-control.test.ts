@@ -49,6 +49,7 @@ function concretePath(url: string, taskId: string): string {
     .replace(":task_id", taskId)
     .replace(":hostname", "no-such-node")
     .replace(":container_name", "no-such-env")
+    .replace(":port", "8080")
     .replace(":command", "pause")
     .replace(/:(id|user_id)/g, "999999")
     .replace("*", "swagger-ui.css");

@@ -115,9 +115,10 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   "DELETE /api/vps/:task_id/assign/:user_id": role("operator"),
   "GET /api/vps/:task_id/assignments": role("operator"),
 
-  // Reaching into running containers: WebSockets (terminal) and, for environment containers on the host,
-  // the same operations as for tasks, limited to operators.
+  // Reaching into running containers: WebSockets (terminal, port forwarding) and, for environment
+  // containers on the host, the same operations as for tasks, limited to operators.
   "GET /ws/task/:task_id/terminal": TASK_OWNER_OR_OPERATOR,
+  "GET /ws/forward/:task_id/:port": TASK_OWNER_OR_OPERATOR,
   "GET /ws/docker/host/containers/:container_name/terminal": role("operator"),
 };
 

@@ -21,6 +21,7 @@ import { environmentRoutes, type EnvironmentRoutesOptions } from "./routes/envir
 import { nodeRoutes, type NodeRoutesOptions } from "./routes/nodes.js";
 import { runnerFacingRoutes, type RunnerFacingRoutesOptions } from "./routes/runner-facing.js";
 import { taskRoutes, type TaskRoutesOptions } from "./routes/tasks.js";
+import { forwardRoutes } from "./routes/forward.js";
 import { terminalRoutes, type TerminalRoutesOptions } from "./routes/terminal.js";
 import { vpsAssignmentRoutes } from "./routes/vps-assignments.js";
 import { vpsRoutes, type VpsRoutesOptions } from "./routes/vps.js";
@@ -101,6 +102,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
   await app.register(vpsAssignmentRoutes, options);
   await app.register(environmentRoutes, options);
   await app.register(terminalRoutes, { ...options, logger: options.logger.child({ component: "sessions" }) });
+  await app.register(forwardRoutes, options);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/api/version", { schema: { hide: true } }, async () => ({ version: HOST_VERSION }));

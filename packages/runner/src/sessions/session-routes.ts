@@ -1,16 +1,23 @@
 /**
  * The runner's routes that reach into a running task or VPS container, all behind the cluster token:
- * the terminal WebSocket (and, as they are added, port forwarding, files and change watching).
+ * the terminal and port-forward WebSockets (and, as they are added, files and change watching).
  * A missing or stopped container is refused with an HTTP error before any WebSocket upgrade, so the host
  * can relay the reason.
  */
 
-import { closeSocket, runTerminalSession } from "@kohakuriver/access";
-import { TaskIdParamsSchema, terminalErrorFrame } from "@kohakuriver/api";
+import { closeSocket, runForwardSession, runTerminalSession } from "@kohakuriver/access";
+import {
+  ConflictError,
+  ForwardParamsSchema,
+  ForwardQuerySchema,
+  TaskIdParamsSchema,
+  terminalErrorFrame,
+  type ForwardProtocol,
+} from "@kohakuriver/api";
 import type { Logger } from "@kohakuriver/common";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 
-import type { WorkloadContainer, WorkloadContainers } from "./workload-containers.js";
+import { containerNetworkAddress, type WorkloadContainer, type WorkloadContainers } from "./workload-containers.js";
 
 export interface SessionRoutesOptions {
   containers: WorkloadContainers;
@@ -50,6 +57,41 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
           socket.send(terminalErrorFrame(`the terminal could not start: ${String(error)}`));
         closeSocket(socket, 1011, "the terminal could not start");
       }
+    },
+  );
+
+  // Port forwarding connects to the container's address on its Docker network, so a container without
+  // one is refused before the upgrade.
+  const resolveForwardTarget = async (request: FastifyRequest): Promise<void> => {
+    await resolveWorkload(request);
+    const workload = request.workload as WorkloadContainer;
+    if (containerNetworkAddress(workload.info) === null) {
+      throw new ConflictError(
+        `task ${workload.taskId} has no IP address on a Docker network (network mode ` +
+          `${workload.info.HostConfig.NetworkMode ?? "unknown"}); port forwarding needs a bridge network`,
+      );
+    }
+  };
+
+  app.get(
+    "/ws/forward/:task_id/:port",
+    {
+      websocket: true,
+      schema: { params: ForwardParamsSchema, querystring: ForwardQuerySchema },
+      preHandler: resolveForwardTarget,
+    },
+    (socket, request) => {
+      const workload = request.workload as WorkloadContainer;
+      const { port } = request.params as { port: number };
+      const { proto } = request.query as { proto: ForwardProtocol };
+      const address = containerNetworkAddress(workload.info) as string;
+      runForwardSession({
+        socket,
+        address,
+        defaultPort: port,
+        proto,
+        logger: logger.child({ taskId: workload.taskId, purpose: "forward", port, proto }),
+      });
     },
   );
 };

@@ -38,3 +38,19 @@ export class WorkloadContainers {
     return { taskId, name: entry.container_name, container, info };
   }
 }
+
+/**
+ * Returns the container's IP address on its Docker network: the network it was created on
+ * (`HostConfig.NetworkMode`), else the first network that gave it an address. Null when it has none, as
+ * with network mode "host" or "none".
+ */
+export function containerNetworkAddress(info: Docker.ContainerInspectInfo): string | null {
+  const networks = info.NetworkSettings.Networks;
+  const own = networks[info.HostConfig.NetworkMode ?? ""];
+  const candidates = own === undefined ? Object.values(networks) : [own, ...Object.values(networks)];
+  for (const network of candidates) {
+    if (network.IPAddress !== "") return network.IPAddress;
+    if (network.GlobalIPv6Address !== "") return network.GlobalIPv6Address;
+  }
+  return null;
+}
