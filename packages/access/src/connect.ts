@@ -60,7 +60,7 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
     socket.once("unexpected-response", (request: ClientRequest, response: IncomingMessage) => {
       const status = response.statusCode ?? 0;
       // With this listener, ws leaves the refused request open; it is destroyed once the body is read.
-      readDetail(response)
+      readRefusalDetail(response)
         .then(
           (detail) => fail(new WebSocketRefusedError(status, detail)),
           () => fail(new WebSocketRefusedError(status, `HTTP ${status}`)),
@@ -71,7 +71,7 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
 }
 
 /** Reads an error body (at most 64 KiB) and returns its `detail`, its text, or the status line. */
-async function readDetail(response: IncomingMessage): Promise<string> {
+export async function readRefusalDetail(response: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response as AsyncIterable<Buffer>) {

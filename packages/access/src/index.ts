@@ -7,3 +7,4 @@ export * from "./terminal.js";
 export * from "./drain-gate.js";
 export * from "./forward-session.js";
 export * from "./forward-client.js";
+export * from "./splice.js";

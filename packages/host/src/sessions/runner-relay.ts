@@ -6,7 +6,17 @@
  */
 
 import { KohakuRiverError } from "@kohakuriver/api";
-import { WebSocketRefusedError, closeSocket, openWebSocket, relayWebSockets } from "@kohakuriver/access";
+import {
+  WebSocketRefusedError,
+  canTakeConnection,
+  closeSocket,
+  openUpgradedConnection,
+  openWebSocket,
+  relayWebSockets,
+  spliceConnections,
+  takeConnection,
+  type UpgradedConnection,
+} from "@kohakuriver/access";
 import { describeNetworkError, type Logger } from "@kohakuriver/common";
 import WebSocket from "ws";
 
@@ -53,11 +63,13 @@ export class RunnerRelay {
       throw error;
     }
 
-    let runner: WebSocket;
+    // Spliced at the byte level when possible; relayed message by message otherwise.
+    const splice = canTakeConnection(client);
+    const url = runnerSocketUrl(target.node.url, request.runnerPath(target));
+    let runner: WebSocket | UpgradedConnection;
     try {
-      runner = await openWebSocket(runnerSocketUrl(target.node.url, request.runnerPath(target)), {
-        token: this.options.clusterToken,
-      });
+      const options = { token: this.options.clusterToken };
+      runner = splice ? await openUpgradedConnection(url, options) : await openWebSocket(url, options);
     } catch (error) {
       if (error instanceof WebSocketRefusedError) {
         const code = error.status >= 500 ? CLOSE_FAILED : CLOSE_REFUSED;
@@ -72,14 +84,25 @@ export class RunnerRelay {
       );
     }
     if (clientGone) {
-      runner.close(1000, "the client went away");
+      if (runner instanceof WebSocket) runner.close(1000, "the client went away");
+      else runner.socket.destroy();
       return;
     }
-    relayWebSockets(client, runner, {
-      onClose: (code) => logger.debug({ code }, "relay closed"),
-    });
-    client.resume();
-    logger.debug({ node: target.node.hostname }, "relay open");
+
+    const onClose = (): void => logger.debug("relay closed");
+    if (runner instanceof WebSocket) {
+      relayWebSockets(client, runner, { onClose });
+      client.resume();
+    } else {
+      const connection = takeConnection(client);
+      if (connection === null) {
+        runner.socket.destroy();
+        return refuse(client, request, "the host could not relay this connection; try again", CLOSE_FAILED);
+      }
+      if (runner.head.length > 0) connection.write(runner.head);
+      spliceConnections(connection, runner.socket, onClose);
+    }
+    logger.debug({ node: target.node.hostname, splice }, "relay open");
   }
 }
 
