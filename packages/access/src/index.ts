@@ -4,3 +4,4 @@ export * from "./flow.js";
 export * from "./relay.js";
 export * from "./process-session.js";
 export * from "./terminal.js";
+export * from "./files/index.js";

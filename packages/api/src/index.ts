@@ -13,3 +13,4 @@ export * from "./naming.js";
 export * from "./roles.js";
 export * from "./schemas/auth.js";
 export * from "./schemas/terminal.js";
+export * from "./schemas/files.js";
