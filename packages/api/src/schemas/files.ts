@@ -189,3 +189,14 @@ export const WatchClientFrameSchema = z.object({ type: z.literal("ping") });
 export function watchErrorFrame(message: string): string {
   return JSON.stringify({ type: "error", message } satisfies WatchServerFrame);
 }
+
+/** The file API's operations on one container, implemented in place (ContainerFiles) or by relaying to a runner. */
+export interface FileOperations {
+  list(query: FileListQuery): Promise<FileListResponse>;
+  read(query: FileReadQuery): Promise<FileReadResponse>;
+  write(request: FileWriteRequest): Promise<FileWriteResponse>;
+  mkdir(request: FileMkdirRequest): Promise<FileMkdirResponse>;
+  rename(request: FileRenameRequest): Promise<FileRenameResponse>;
+  delete(query: FileDeleteQuery): Promise<FileDeleteResponse>;
+  stat(path: string): Promise<FileStatResponse>;
+}
