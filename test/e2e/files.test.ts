@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 
+import { runExec } from "@kohakuriver/access";
 import WebSocket from "ws";
 
 import { docker, dockerSkip, useCluster, waitFor } from "./harness.js";
@@ -420,6 +421,52 @@ describe("file API through the host", { skip: dockerSkip }, () => {
     } finally {
       socket.close();
     }
+  });
+
+  it("watch streams inotifywait and ends it", async () => {
+    // The test images have no inotify-tools, so a stand-in script prints inotifywait's `%e|%w%f` lines:
+    // this checks the streaming and that the process is killed when the client goes away.
+    const fake = "/usr/local/bin/inotifywait";
+    const script = [
+      "#!/bin/sh",
+      'if [ "$1" = "--help" ]; then exit 0; fi',
+      "for directory; do :; done",
+      'while true; do echo "CREATE,ISDIR|$directory/fake entry"; sleep 0.2; done',
+      "",
+    ].join("\n");
+    assert.equal((await task.write(fake, script)).status, 200);
+    await execInTask(["chmod", "755", fake]);
+    assert.equal((await task.mkdir("/shared/watched")).status, 200);
+    const processes = async (): Promise<string> => {
+      const [container] = await cluster.containers(taskId);
+      const result = await runExec(docker.getContainer((container as { Id: string }).Id), ["ps", "-o", "pid,args"]);
+      return result.stdout.toString("utf8");
+    };
+
+    const socket = new WebSocket(
+      `ws://127.0.0.1:${cluster.hostPort}/ws/fs/${taskId}/watch?${query({ paths: "/shared/watched" })}`,
+    );
+    const frames: Array<Record<string, unknown>> = [];
+    socket.on("message", (data: Buffer) => frames.push(JSON.parse(data.toString()) as Record<string, unknown>));
+    try {
+      await waitFor(async () => frames.some((frame) => frame.type === "watching"), 10_000, "no watching frame");
+      assert.equal(frames.find((frame) => frame.type === "watching")?.method, "inotify");
+      await waitFor(
+        async () => frames.some((frame) => frame.type === "change" && frame.path === "/shared/watched/fake entry"),
+        3000,
+        `no change frame (frames: ${JSON.stringify(frames)})`,
+      );
+      const change = frames.find((frame) => frame.type === "change");
+      assert.equal(change?.event, "CREATE");
+      assert.equal(change?.is_dir, true);
+      assert.match(await processes(), /inotifywait -m -r/);
+    } finally {
+      const closed = new Promise((resolve) => socket.once("close", resolve));
+      socket.close();
+      if (socket.readyState !== WebSocket.CLOSED) await closed;
+    }
+    await waitFor(async () => !/inotifywait/.test(await processes()), 5000, "inotifywait still runs after the close");
+    assert.equal((await task.remove(fake)).status, 200);
   });
 
   it("watch without valid paths closes", async () => {

@@ -8,8 +8,8 @@
  *
  * Every path is normalised, and its symlinks are resolved segment by segment with the Engine's stat
  * before use, so a path that is, or leads through a link to, `/proc`, `/sys` or `/dev` is rejected.
- * NOTE: a process inside the container can swap a link between that check and the operation; the check
- * keeps API callers away from kernel interfaces, it does not defend against the container itself.
+ * NOTE: a process inside the container can swap a link between that check and the operation. The check
+ * keeps API callers away from kernel interfaces but does not defend against the container itself.
  */
 
 import {
@@ -61,7 +61,11 @@ const LIST_STAT_CONCURRENCY = 16;
 const BINARY_SNIFF_BYTES = 8192;
 /** Symlinks followed while resolving one path; more means a loop. */
 const MAX_SYMLINK_HOPS = 40;
-/** Mode of files and directories that a write or mkdir creates. */
+/**
+ * Modes of files and directories that a write or mkdir creates.
+ * NOTE: new files and directories are owned by uid 0 and gid 0, as a root shell would create them, also
+ * in images whose default user is another one. A replaced file keeps its owner and mode.
+ */
 const NEW_FILE_MODE = 0o644;
 const NEW_DIRECTORY_MODE = 0o755;
 

@@ -83,7 +83,7 @@ function hasBit(mode: number, bit: number): boolean {
   return Math.floor(mode / bit) % 2 === 1;
 }
 
-/** The setuid, setgid and sticky bits as the octal digit before the permissions (4, 2, 1). */
+/** Returns the setuid, setgid and sticky bits as the octal digit before the permissions (4, 2, 1). */
 function specialBits(mode: number): number {
   return (
     (hasBit(mode, GO_MODE_SETUID) ? 4 : 0) +

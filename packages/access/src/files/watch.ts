@@ -107,7 +107,7 @@ export async function runWatchSession(options: WatchSessionOptions): Promise<voi
   poller.start(fail);
 }
 
-/** Keeps the requested paths that are directories; says why each other one is left out. */
+/** Returns the requested paths that are directories, and why each other one is left out. */
 async function watchableDirectories(
   container: Docker.Container,
   label: string,
@@ -158,8 +158,8 @@ export function inotifyEvent(names: string): { event: FileChangeEvent; isDir: bo
 
 /**
  * Runs `inotifywait -m -r` in the container and forwards each event line (`EVENTS|PATH`). Returns a
- * function that ends it: the exec stream is closed and the process, which the runner (or the host, for
- * environment containers) sees under its own process id, is killed.
+ * function that ends it: the exec stream is closed and the process is killed by its host process id,
+ * because the runner (and the host, for environment containers) runs beside its Engine.
  * NOTE: a file name with a newline is split into two lines by inotifywait's line format, so its event
  * carries a cut path; polling reports such names whole.
  */
@@ -191,7 +191,7 @@ async function startInotifyWatch(
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   container.modem.demuxStream(stream, stdout, stderr);
-  const pid = (await exec.inspect()).Pid;
+  const pid = await execProcessId(exec);
 
   let stopped = false;
   let pending = "";
@@ -226,6 +226,19 @@ async function startInotifyWatch(
   };
 }
 
+/**
+ * Returns the host process id of a started exec. Right after a non-TTY start the Engine may still
+ * report 0, so it is asked again for up to a second; 0 means the process was never seen.
+ */
+async function execProcessId(exec: Docker.Exec): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const info = await exec.inspect();
+    if (info.Pid > 0 || !info.Running) return info.Pid;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return 0;
+}
+
 export interface PolledEntry {
   /** Modification and status-change times (whole seconds), size and inode, compared between polls. */
   signature: string;
@@ -236,7 +249,7 @@ export interface PolledEntry {
 /**
  * Polls the directories with `find -print0` for names and `stat` for their state.
  * NOTE: `stat` gives whole seconds, so a rewrite within the same second that keeps the size and inode
- * is not reported; writes through the file API replace the inode and are always seen.
+ * is not reported. Writes through the file API replace the inode, so they are always seen.
  */
 class PollingWatch {
   private entries = new Map<string, PolledEntry>();

@@ -9,7 +9,7 @@ import { z } from "zod";
 
 /** The largest file that `read` returns and `write` accepts, in bytes (50 MiB, before base64 encoding). */
 export const FILE_TRANSFER_MAX_BYTES = 50 * 1024 * 1024;
-/** The most entries that `list` returns; `truncated` is set when a directory has more. */
+/** The maximum number of entries that `list` returns; `truncated` is set when a directory has more. */
 export const FILE_LIST_MAX_ENTRIES = 1000;
 /**
  * The request body limit of the write route: the base64 form of the largest file, plus room for the

@@ -1,8 +1,8 @@
 /**
  * The file API of a task or VPS container, relayed to the runner of its node: each operation becomes the
  * same request on the runner, and the runner's error status and body come back unchanged. Paths are
- * checked here first (absolute, not under /proc, /sys or /dev), so an invalid request costs no runner call;
- * the runner checks them again with their symlinks resolved.
+ * checked here first (absolute, not under /proc, /sys or /dev), so an invalid request costs no runner call.
+ * The runner checks them again with their symlinks resolved.
  */
 
 import { normalizeContainerPath } from "@kohakuriver/access";
@@ -29,7 +29,7 @@ import { RunnerUnreachableError, type RunnerClient } from "../dispatch/runner-cl
 import type { TaskTarget } from "./task-target.js";
 
 /**
- * Time the host waits for a runner's answer: reads and writes carry up to 50 MiB (67 MiB as base64), and
+ * Time the host waits for a runner's response: reads and writes carry up to 50 MiB (67 MiB as base64), and
  * the runner allows 30 s for each program it runs in the container.
  */
 export const FILE_RELAY_TIMEOUT_MS = 120_000;

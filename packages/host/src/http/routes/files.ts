@@ -1,6 +1,6 @@
 /**
  * The file API and the change-watch WebSocket. For a task or VPS the host relays each request to the
- * runner of its node; for an environment container it runs the operations itself on its own Engine.
+ * runner of its node. For an environment container it runs the operations itself on its own Engine.
  */
 
 import { ContainerFiles } from "@kohakuriver/access";
