@@ -6,6 +6,8 @@
 
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { runExec } from "@kohakuriver/access";
@@ -365,6 +367,33 @@ describe("file API through the host", { skip: dockerSkip }, () => {
     }
     const unknown = await call("GET", `/api/fs/container/no-such-env-${cluster.id}/stat?${query({ path: "/" })}`);
     assert.equal(unknown.status, 404);
+  });
+
+  it("cli put, get, ls and cat", async () => {
+    const bytes = randomBytes(100_000);
+    const local = join(cluster.dir, "upload.bin");
+    writeFileSync(local, bytes);
+    const put = await cluster.cli(["fs", "put", taskId, local, "/root/cli dir/upload.bin"]);
+    assert.equal(put.code, 0, put.stderr);
+    assert.match(put.stdout, /Wrote 100000 bytes to \/root\/cli dir\/upload\.bin/);
+
+    const downloaded = join(cluster.dir, "download.bin");
+    const get = await cluster.cli(["fs", "get", taskId, "/root/cli dir/upload.bin", downloaded]);
+    assert.equal(get.code, 0, get.stderr);
+    assert.deepEqual(readFileSync(downloaded), bytes);
+
+    const listed = await cluster.cli(["fs", "ls", taskId, "/root/cli dir"]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /-rw-r--r--\s+100000\s+.*upload\.bin/);
+
+    await task.write("/root/cli dir/note.txt", "a note\n");
+    const cat = await cluster.cli(["fs", "cat", taskId, "/root/cli dir/note.txt"]);
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(cat.stdout, "a note\n");
+
+    const rejected = await cluster.cli(["fs", "cat", taskId, "/proc/self/environ"]);
+    assert.equal(rejected.code, 1);
+    assert.match(rejected.stderr, /is under \/proc/);
   });
 
   it("watch reports changes within 2 s", async () => {

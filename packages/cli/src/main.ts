@@ -10,6 +10,7 @@ import { registerAuthCommands } from "./commands/auth/index.js";
 import { registerConfigCommands } from "./commands/config/index.js";
 import { registerDockerCommands } from "./commands/docker/index.js";
 import { registerDown } from "./commands/down.js";
+import { registerFsCommands } from "./commands/fs/index.js";
 import { registerHost } from "./commands/host.js";
 import { registerInitCommands } from "./commands/init/index.js";
 import { registerNodeCommands } from "./commands/node/index.js";
@@ -91,6 +92,7 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerTaskCommands(program, runtime);
   registerVpsCommands(program, runtime);
   registerSshCommands(program, runtime);
+  registerFsCommands(program, runtime);
   registerNodeCommands(program, runtime);
   registerAuthCommands(program, runtime);
   registerAdminCommands(program, runtime);
