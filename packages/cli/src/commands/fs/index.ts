@@ -3,7 +3,13 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { basename } from "node:path";
 
-import { FILE_TRANSFER_MAX_BYTES, type FileListResponse, type FileReadResponse } from "@kohakuriver/api";
+import {
+  FILE_TRANSFER_MAX_BYTES,
+  type FileEncoding,
+  type FileListResponse,
+  type FileReadResponse,
+  type HostClient,
+} from "@kohakuriver/api";
 import type { Command } from "commander";
 
 import { createClient, type CliRuntime } from "../../context.js";
@@ -12,6 +18,18 @@ import { checkTaskId } from "../../options.js";
 
 /** Time allowed for one transfer of up to 50 MiB through the host and the runner. */
 const TRANSFER_TIMEOUT_MS = 180_000;
+
+function readContainerFile(
+  client: HostClient,
+  taskId: string,
+  path: string,
+  encoding: FileEncoding,
+): Promise<FileReadResponse> {
+  const query = new URLSearchParams({ path, encoding });
+  return client.request<FileReadResponse>("GET", `/api/fs/${checkTaskId(taskId)}/read?${query}`, undefined, "json", {
+    timeoutMs: TRANSFER_TIMEOUT_MS,
+  });
+}
 
 export function registerFsCommands(program: Command, runtime: CliRuntime): void {
   const fs = program.command("fs").summary("list, print, upload and download files in a running task or VPS");
@@ -49,17 +67,7 @@ export function registerFsCommands(program: Command, runtime: CliRuntime): void 
     .argument("<id>", "task or VPS id")
     .argument("<path>", "absolute file path in the container")
     .action(async (taskId: string, path: string, _options: unknown, command: Command) => {
-      const client = createClient(command, runtime);
-      const query = new URLSearchParams({ path, encoding: "utf-8" });
-      const file = await client.request<FileReadResponse>(
-        "GET",
-        `/api/fs/${checkTaskId(taskId)}/read?${query}`,
-        undefined,
-        "json",
-        {
-          timeoutMs: TRANSFER_TIMEOUT_MS,
-        },
-      );
+      const file = await readContainerFile(createClient(command, runtime), taskId, path, "utf-8");
       runtime.output.raw(file.content);
       if (file.truncated) runtime.output.rawError(`\n(cut at ${FILE_TRANSFER_MAX_BYTES} of ${file.size} bytes)\n`);
     });
@@ -94,17 +102,7 @@ export function registerFsCommands(program: Command, runtime: CliRuntime): void 
     .argument("<path>", "absolute file path in the container")
     .argument("[local]", "local destination (default: the file's name in the current directory)")
     .action(async (taskId: string, path: string, local: string | undefined, _options: unknown, command: Command) => {
-      const client = createClient(command, runtime);
-      const query = new URLSearchParams({ path, encoding: "base64" });
-      const file = await client.request<FileReadResponse>(
-        "GET",
-        `/api/fs/${checkTaskId(taskId)}/read?${query}`,
-        undefined,
-        "json",
-        {
-          timeoutMs: TRANSFER_TIMEOUT_MS,
-        },
-      );
+      const file = await readContainerFile(createClient(command, runtime), taskId, path, "base64");
       if (file.truncated) {
         throw new UsageError(
           `${path} has ${file.size} bytes, more than the ${FILE_TRANSFER_MAX_BYTES}-byte limit; copy it through /shared`,
