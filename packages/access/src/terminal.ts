@@ -13,6 +13,7 @@ import type { Duplex } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import WebSocket from "ws";
 
+import { execProcessId } from "./exec.js";
 import { WebSocketSender, closeSocket } from "./flow.js";
 import { endProcessSession } from "./process-session.js";
 
@@ -91,7 +92,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
     Tty: true,
     ...(size === undefined ? {} : { ConsoleSize: [size.rows, size.cols] }),
   } as Docker.ExecStartOptions)) as Duplex;
-  const pid = (await exec.inspect()).Pid;
+  const pid = await execProcessId(exec);
   if (size !== undefined) await resize(exec, size.rows, size.cols);
   logger.info({ shell, pid }, "terminal session started");
 

@@ -19,7 +19,7 @@ import type Docker from "dockerode";
 import { PassThrough, type Duplex } from "node:stream";
 import WebSocket from "ws";
 
-import { EXEC_NOT_FOUND_CODES, runExec } from "../exec.js";
+import { EXEC_NOT_FOUND_CODES, execProcessId, runExec } from "../exec.js";
 import { closeSocket } from "../flow.js";
 import { ContainerFiles } from "./container-files.js";
 import { statContainerPath } from "./engine-archive.js";
@@ -224,19 +224,6 @@ async function startInotifyWatch(
       logger.debug({ pid, error: String(error) }, "inotifywait had already exited");
     }
   };
-}
-
-/**
- * Returns the host process id of a started exec. Right after a non-TTY start the Engine may still
- * report 0, so it is asked again for up to a second; 0 means the process was never seen.
- */
-async function execProcessId(exec: Docker.Exec): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const info = await exec.inspect();
-    if (info.Pid > 0 || !info.Running) return info.Pid;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return 0;
 }
 
 export interface PolledEntry {
