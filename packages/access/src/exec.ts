@@ -95,3 +95,16 @@ class BoundedSink {
     return Buffer.concat(this.chunks, this.size);
   }
 }
+
+/**
+ * Returns the host process id of a started exec. Right after a start (with or without a TTY) Docker
+ * Engine 20.10 still reports 0, so it is asked again for up to a second; 0 means the process was never seen.
+ */
+export async function execProcessId(exec: Docker.Exec): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const info = await exec.inspect();
+    if (info.Pid > 0 || !info.Running) return info.Pid;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return 0;
+}

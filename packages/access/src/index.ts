@@ -8,3 +8,4 @@ export * from "./drain-gate.js";
 export * from "./forward-session.js";
 export * from "./forward-client.js";
 export * from "./splice.js";
+export * from "./files/index.js";

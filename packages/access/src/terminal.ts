@@ -13,6 +13,7 @@ import type { Duplex } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import WebSocket from "ws";
 
+import { execProcessId } from "./exec.js";
 import { WebSocketSender, closeSocket } from "./flow.js";
 import { endProcessSession } from "./process-session.js";
 
@@ -91,7 +92,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
     Tty: true,
     ...(size === undefined ? {} : { ConsoleSize: [size.rows, size.cols] }),
   } as Docker.ExecStartOptions)) as Duplex;
-  const pid = await execPid(exec);
+  const pid = await execProcessId(exec);
   if (size !== undefined) await resize(exec, size.rows, size.cols);
   logger.info({ shell, pid }, "terminal session started");
 
@@ -165,19 +166,6 @@ async function findShell(container: Docker.Container): Promise<string | null> {
     }
   }
   return null;
-}
-
-/**
- * Returns the host process id of an exec's program. The Engine reports 0 until the program has started,
- * a few milliseconds after the start call returns, so this asks again for up to 2 s.
- */
-async function execPid(exec: Docker.Exec): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt += 1) {
-    const info = await exec.inspect();
-    if (info.Pid > 0 || info.ExitCode !== null) return info.Pid;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return 0;
 }
 
 async function resize(exec: Docker.Exec, rows: number, cols: number): Promise<void> {

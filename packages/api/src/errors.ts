@@ -13,6 +13,7 @@ export type ErrorCode =
   | "unauthorized"
   | "forbidden"
   | "rate_limited"
+  | "too_large"
   | "unavailable"
   | "internal";
 
@@ -79,6 +80,13 @@ export class ForbiddenError extends KohakuRiverError {
   }
 }
 
+/** The request or the data it names is larger than a limit; the message gives the limit. */
+export class PayloadTooLargeError extends KohakuRiverError {
+  constructor(detail: string) {
+    super("too_large", 413, detail);
+  }
+}
+
 /** Too many attempts (failed logins, for example); `retryAfterSeconds` is the wait before the next try. */
 export class RateLimitedError extends KohakuRiverError {
   readonly retryAfterSeconds: number;
@@ -102,6 +110,7 @@ const STATUS_TO_CODE: Record<number, ErrorCode> = {
   403: "forbidden",
   404: "not_found",
   409: "conflict",
+  413: "too_large",
   429: "rate_limited",
   503: "unavailable",
 };
@@ -126,6 +135,8 @@ export function errorFromResponse(status: number, body: unknown): KohakuRiverErr
       return new ForbiddenError(detail);
     case "rate_limited":
       return new RateLimitedError(detail, 0);
+    case "too_large":
+      return new PayloadTooLargeError(detail);
     case "unavailable":
       return new UnavailableError(detail);
     default:

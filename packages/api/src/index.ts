@@ -14,3 +14,4 @@ export * from "./roles.js";
 export * from "./schemas/auth.js";
 export * from "./schemas/terminal.js";
 export * from "./tunnel-frame.js";
+export * from "./schemas/files.js";

@@ -12,6 +12,7 @@ import { registerConnect } from "./commands/connect.js";
 import { registerDockerCommands } from "./commands/docker/index.js";
 import { registerDown } from "./commands/down.js";
 import { registerForward } from "./commands/forward.js";
+import { registerFsCommands } from "./commands/fs/index.js";
 import { registerHost } from "./commands/host.js";
 import { registerInitCommands } from "./commands/init/index.js";
 import { registerNodeCommands } from "./commands/node/index.js";
@@ -95,6 +96,7 @@ export function buildProgram(runtime: CliRuntime): Command {
   registerSshCommands(program, runtime);
   registerConnect(program, runtime);
   registerForward(program, runtime);
+  registerFsCommands(program, runtime);
   registerNodeCommands(program, runtime);
   registerAuthCommands(program, runtime);
   registerAdminCommands(program, runtime);

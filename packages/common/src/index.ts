@@ -7,3 +7,4 @@ export * from "./paths.js";
 export * from "./http-errors.js";
 export * from "./semaphore.js";
 export * from "./engine-stream.js";
+export * from "./file-routes.js";

@@ -120,6 +120,23 @@ export const ROUTE_POLICIES: Readonly<Record<string, RoutePolicy>> = {
   "GET /ws/task/:task_id/terminal": TASK_OWNER_OR_OPERATOR,
   "GET /ws/forward/:task_id/:port": TASK_OWNER_OR_OPERATOR,
   "GET /ws/docker/host/containers/:container_name/terminal": role("operator"),
+  "GET /ws/fs/:task_id/watch": TASK_OWNER_OR_OPERATOR,
+
+  // Files in running containers.
+  "GET /api/fs/:task_id/list": TASK_OWNER_OR_OPERATOR,
+  "GET /api/fs/:task_id/read": TASK_OWNER_OR_OPERATOR,
+  "POST /api/fs/:task_id/write": TASK_OWNER_OR_OPERATOR,
+  "POST /api/fs/:task_id/mkdir": TASK_OWNER_OR_OPERATOR,
+  "POST /api/fs/:task_id/rename": TASK_OWNER_OR_OPERATOR,
+  "DELETE /api/fs/:task_id/delete": TASK_OWNER_OR_OPERATOR,
+  "GET /api/fs/:task_id/stat": TASK_OWNER_OR_OPERATOR,
+  "GET /api/fs/container/:container_name/list": role("operator"),
+  "GET /api/fs/container/:container_name/read": role("operator"),
+  "POST /api/fs/container/:container_name/write": role("operator"),
+  "POST /api/fs/container/:container_name/mkdir": role("operator"),
+  "POST /api/fs/container/:container_name/rename": role("operator"),
+  "DELETE /api/fs/container/:container_name/delete": role("operator"),
+  "GET /api/fs/container/:container_name/stat": role("operator"),
 };
 
 /** Returns the table key of a route: its method and path, with HEAD sharing the GET entry. */

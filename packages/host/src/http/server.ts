@@ -18,6 +18,7 @@ import { approvalRoutes } from "./routes/approval.js";
 import { auditRoutes } from "./routes/audit.js";
 import { authRoutes } from "./routes/auth.js";
 import { environmentRoutes, type EnvironmentRoutesOptions } from "./routes/environments.js";
+import { fileRoutes, type FileRoutesOptions } from "./routes/files.js";
 import { nodeRoutes, type NodeRoutesOptions } from "./routes/nodes.js";
 import { runnerFacingRoutes, type RunnerFacingRoutesOptions } from "./routes/runner-facing.js";
 import { taskRoutes, type TaskRoutesOptions } from "./routes/tasks.js";
@@ -31,6 +32,7 @@ export type HostServerOptions = TaskRoutesOptions &
   RunnerFacingRoutesOptions &
   VpsRoutesOptions &
   EnvironmentRoutesOptions &
+  FileRoutesOptions &
   Omit<TerminalRoutesOptions, "logger"> & {
     logger: Logger;
     config: HostConfig;
@@ -79,6 +81,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
         { name: "auth", description: "Accounts, API tokens, invitations and the audit log" },
         { name: "runners", description: "Called by runners with the cluster token" },
         { name: "environments", description: "Environment containers, tarballs and node images" },
+        { name: "files", description: "Files in running task, VPS and environment containers" },
       ],
       components: {
         securitySchemes: {
@@ -103,6 +106,7 @@ export async function buildHostServer(options: HostServerOptions): Promise<HostS
   await app.register(environmentRoutes, options);
   await app.register(terminalRoutes, { ...options, logger: options.logger.child({ component: "sessions" }) });
   await app.register(forwardRoutes, options);
+  await app.register(fileRoutes, options);
 
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   app.get("/api/version", { schema: { hide: true } }, async () => ({ version: HOST_VERSION }));

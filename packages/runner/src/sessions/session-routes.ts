@@ -1,20 +1,28 @@
 /**
  * The runner's routes that reach into a running task or VPS container, all behind the cluster token:
- * the terminal and port-forward WebSockets (and, as they are added, files and change watching).
+ * the terminal, port-forward and change-watch WebSockets, and the file API.
  * A missing or stopped container is refused with an HTTP error before any WebSocket upgrade, so the host
  * can relay the reason.
  */
 
-import { closeSocket, runForwardSession, runTerminalSession } from "@kohakuriver/access";
+import {
+  ContainerFiles,
+  closeSocket,
+  runForwardSession,
+  runTerminalSession,
+  runWatchSession,
+} from "@kohakuriver/access";
 import {
   ConflictError,
+  FileWatchQuerySchema,
   ForwardParamsSchema,
   ForwardQuerySchema,
   TaskIdParamsSchema,
   terminalErrorFrame,
+  watchErrorFrame,
   type ForwardProtocol,
 } from "@kohakuriver/api";
-import type { Logger } from "@kohakuriver/common";
+import { registerFileRoutes, type Logger } from "@kohakuriver/common";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 
 import { containerNetworkAddress, type WorkloadContainer, type WorkloadContainers } from "./workload-containers.js";
@@ -92,6 +100,42 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
         proto,
         logger: logger.child({ taskId: workload.taskId, purpose: "forward", port, proto }),
       });
+    },
+  );
+
+  registerFileRoutes(app, {
+    prefix: "/api/fs/:task_id",
+    params: TaskIdParamsSchema,
+    operations: async (request) => {
+      const workload = await containers.resolveRunning((request.params as { task_id: string }).task_id);
+      return new ContainerFiles(workload.container, `task ${workload.taskId}`);
+    },
+  });
+
+  app.get(
+    "/ws/fs/:task_id/watch",
+    {
+      websocket: true,
+      schema: { params: TaskIdParamsSchema, querystring: FileWatchQuerySchema },
+      preHandler: resolveWorkload,
+    },
+    async (socket, request) => {
+      const workload = request.workload as WorkloadContainer;
+      const sessionLogger = logger.child({ taskId: workload.taskId, purpose: "file watch" });
+      try {
+        await runWatchSession({
+          container: workload.container,
+          socket,
+          label: `task ${workload.taskId}`,
+          logger: sessionLogger,
+          paths: (request.query as { paths?: string }).paths,
+        });
+      } catch (error) {
+        sessionLogger.warn({ error: String(error) }, "file watch failed");
+        if (socket.readyState === socket.OPEN)
+          socket.send(watchErrorFrame(`the watch could not start: ${String(error)}`));
+        closeSocket(socket, 1011, "the watch could not start");
+      }
     },
   );
 };

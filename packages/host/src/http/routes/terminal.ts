@@ -4,11 +4,10 @@
  */
 
 import { closeSocket, runTerminalSession } from "@kohakuriver/access";
-import { KohakuRiverError, TaskIdParamsSchema, terminalErrorFrame } from "@kohakuriver/api";
+import { ContainerNameParamsSchema, KohakuRiverError, TaskIdParamsSchema, terminalErrorFrame } from "@kohakuriver/api";
 import type { Logger } from "@kohakuriver/common";
 import type Docker from "dockerode";
 import type { FastifyPluginAsync } from "fastify";
-import { z } from "zod";
 
 import { resolveRunningEnvironmentContainer } from "../../sessions/environment-containers.js";
 import { CLOSE_FAILED, CLOSE_REFUSED, type RunnerRelay } from "../../sessions/runner-relay.js";
@@ -19,8 +18,6 @@ export interface TerminalRoutesOptions {
   hostDocker: Docker;
   logger: Logger;
 }
-
-const ContainerNameParamsSchema = z.object({ container_name: z.string().min(1).max(200) });
 
 export const terminalRoutes: FastifyPluginAsync<TerminalRoutesOptions> = async (app, options) => {
   app.get(
