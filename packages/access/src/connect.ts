@@ -26,6 +26,12 @@ export interface OpenWebSocketOptions {
   timeoutMs?: number;
   /** The largest message accepted, in bytes (default 16 MiB). */
   maxPayload?: number;
+  /**
+   * Masks outgoing frames with the key 0, which leaves their bytes unchanged, so ws neither copies nor
+   * transforms them. The random key protects proxies from frames made by scripts in a browser (RFC 6455,
+   * section 10.3); a command-line client moving bulk data has no use for it.
+   */
+  zeroMask?: boolean;
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
@@ -39,6 +45,7 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
     perMessageDeflate: false,
     maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD_BYTES,
     handshakeTimeout: timeoutMs,
+    ...(options.zeroMask === true ? { generateMask: (mask: Buffer) => void mask.fill(0) } : {}),
   });
 
   return new Promise((resolve, reject) => {

@@ -108,7 +108,7 @@ async function openSession(url: string, token: string | undefined): Promise<WebS
   let created: WebSocket | undefined;
   try {
     // openWebSocket holds messages until the listener below is attached, so "CONNECTED" is not missed.
-    created = await openWebSocket(url, { token });
+    created = await openWebSocket(url, { token, zeroMask: true });
     await waitForForwardReady(created);
     return created;
   } catch (error) {
