@@ -2,7 +2,7 @@
  * Runs the benchmarks and prints one table. Usage (from the repository root, after setup):
  *   node --conditions=source --import tsx bench/run.ts [--samples 50] [--nodes 1000] [--tasks 10000]
  *     [--sync-rounds 5] [--sync-megabytes 200] [--forward-rounds 3] [--forward-megabytes 1000]
- *     [--only latency|throughput|sync|forward]
+ *     [--terminal-samples 400] [--only latency|throughput|sync|forward|terminal]
  */
 
 import { cpus, totalmem } from "node:os";
@@ -10,8 +10,9 @@ import { parseArgs } from "node:util";
 
 import { measureEnvironmentSync } from "./environment-sync.js";
 import { forwardSummary, mbps, measureForward } from "./forward.js";
+import { measureTerminalEcho } from "./terminal.js";
 import { measureLatency, summarize } from "./latency.js";
-import { formatMs, formatRatio, median, printTable } from "./stats.js";
+import { formatMs, formatRatio, median, percentile, printTable } from "./stats.js";
 import { measureThroughput } from "./throughput.js";
 
 const { values } = parseArgs({
@@ -23,6 +24,7 @@ const { values } = parseArgs({
     "sync-megabytes": { type: "string", default: "200" },
     "forward-rounds": { type: "string", default: "3" },
     "forward-megabytes": { type: "string", default: "1000" },
+    "terminal-samples": { type: "string", default: "400" },
     only: { type: "string" },
   },
 });
@@ -120,6 +122,24 @@ if (values.only === undefined || values.only === "forward") {
       "≥ 0.5x",
     ],
   );
+}
+
+if (values.only === undefined || values.only === "terminal") {
+  const echo = await measureTerminalEcho(Number(values["terminal-samples"]), log);
+  for (const [label, fraction] of [
+    ["median", 0.5],
+    ["p99", 0.99],
+  ] as const) {
+    const ours = percentile(echo.forwarded, fraction);
+    const direct = percentile(echo.direct, fraction);
+    rows.push([
+      `terminal echo round trip (${label})`,
+      formatMs(ours),
+      `Engine exec with a TTY ${formatMs(direct)}`,
+      formatRatio(ours / direct),
+      label === "p99" ? "< 20 ms" : "",
+    ]);
+  }
 }
 
 console.log();

@@ -12,7 +12,7 @@ export function median(values: readonly number[]): number {
 }
 
 export function formatMs(value: number): string {
-  return `${value.toFixed(1)} ms`;
+  return value < 10 ? `${value.toFixed(2)} ms` : `${value.toFixed(1)} ms`;
 }
 
 export function formatRatio(value: number): string {
