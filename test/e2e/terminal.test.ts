@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -159,6 +160,20 @@ describe("terminal through connect", { skip: dockerSkip }, () => {
 
     process.kill(session.pid, "SIGKILL");
     await session.exited;
+    await waitForOnlyMainProcess();
+  });
+
+  it("runs piped stdin without a terminal", async () => {
+    const child = spawn(process.execPath, [CLI, "connect", taskId], {
+      env: { ...process.env, NO_COLOR: "1", ...cliEnv },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stdin.end("echo piped-$((3*4))\n");
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(code, 0);
+    assert.match(stdout, /piped-12/);
     await waitForOnlyMainProcess();
   });
 
