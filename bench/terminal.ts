@@ -19,7 +19,7 @@ import { percentile } from "./stats.js";
 /** Characters typed per line before the line is erased with Ctrl-U, so the prompt stays short. */
 const CHARACTERS_PER_LINE = 40;
 const WARM_UP_CHARACTERS = 40;
-/** Typed characters cycle through these letters, so every echo can be told from the previous one. */
+/** Typed characters cycle through these letters, so every echo differs from the previous one. */
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
 
 export interface TerminalResult {

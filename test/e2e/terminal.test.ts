@@ -65,12 +65,12 @@ class TerminalProcess {
   }
 }
 
-/** The terminal settings of a pseudo-terminal device, as `stty -g` prints them. */
+/** Returns the terminal settings of a pseudo-terminal device, as `stty -g` prints them. */
 function terminalSettings(device: string): string {
   return execFileSync("stty", ["-g", "-F", device], { encoding: "utf8" }).trim();
 }
 
-/** The command lines of the processes in a container, as the Engine's `top` lists them. */
+/** Lists the command lines of the processes in a container, as the Engine's `top` lists them. */
 async function containerProcesses(name: string): Promise<string[]> {
   const top = await docker.getContainer(name).top({ ps_args: "-o pid,args" });
   return top.Processes.map((row: string[]) => row[row.length - 1] ?? "");

@@ -54,7 +54,7 @@ export async function runExec(
   container.modem.demuxStream(stream, outStream, errStream);
   if (options.stdin !== undefined) {
     stream.write(options.stdin);
-    // Half-close, so the program sees the end of its input while its output is still read.
+    // Half-close, so the program receives the end of its input while its output is still read.
     (stream as unknown as { end(): void }).end();
   }
 

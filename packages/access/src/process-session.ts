@@ -1,7 +1,7 @@
 /**
  * Ends every process of an exec session. A TTY exec starts its program as the leader of a new session, so
  * the program and whatever it started share its session id, including jobs that an interactive shell put
- * in process groups of their own. The Engine reports the program's process id as the host sees it, and
+ * in process groups of their own. The Engine reports the program's process id in the host's PID namespace, and
  * the runner (like the host with its environment containers) runs beside its Engine, so the processes are
  * signalled directly: SIGHUP first, the way a closed terminal would, then SIGKILL to what is left.
  */
@@ -20,7 +20,7 @@ export async function endProcessSession(leaderPid: number, graceMs = HANGUP_GRAC
   signalAll(await sessionMembers(leaderPid), "SIGKILL");
 }
 
-/** The processes whose session or process group is `leaderPid`, read from /proc. */
+/** Returns the processes whose session or process group is `leaderPid`, read from /proc. */
 export async function sessionMembers(leaderPid: number): Promise<number[]> {
   let entries: string[];
   try {

@@ -49,7 +49,11 @@ export function openUpgradedConnection(
       const extensions = response.headers["sec-websocket-extensions"];
       if (response.statusCode !== 101 || accept !== expectedAccept || extensions !== undefined) {
         socket.destroy();
-        reject(new Error(`${url} answered the WebSocket handshake with an unexpected response`));
+        reject(
+          new Error(
+            `invalid WebSocket handshake response from ${url}: expected 101 with a matching Sec-WebSocket-Accept and no extensions`,
+          ),
+        );
         return;
       }
       socket.setTimeout(0);

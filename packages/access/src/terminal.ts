@@ -136,7 +136,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
     }
   };
   for (const frame of early.splice(0)) onFrame(frame);
-  // The empty output frame tells the client the shell is ready.
+  // An empty output frame signals to the client that the shell is ready.
   sender.send(JSON.stringify({ type: "output", data: "" }), false);
 }
 

@@ -1,8 +1,8 @@
 /**
- * The local end of a terminal WebSocket, for `kohakuriver connect` and `docker container shell`. With a
- * terminal on stdin it switches it to raw mode, so that every key (Ctrl-C included) goes to the remote
- * shell, sends the window size at the start and on every SIGWINCH, and restores the terminal's settings
- * however the session ends. Without a terminal, stdin is sent as it is and its end is sent as Ctrl-D.
+ * The local end of a terminal WebSocket, for `kohakuriver connect` and `docker container shell`. A
+ * terminal on stdin is switched to raw mode, so that every key (Ctrl-C included) goes to the remote shell.
+ * The window size is sent at the start and on every SIGWINCH. The terminal's settings are restored however
+ * the session ends. Without a terminal, stdin is sent as it is and its end is sent as Ctrl-D.
  */
 
 import { openWebSocket, WebSocketRefusedError } from "@kohakuriver/access";
@@ -16,7 +16,7 @@ export interface TerminalClientOptions {
   /** The WebSocket URL of the terminal. */
   url: string;
   token: string | undefined;
-  /** What the terminal is attached to, for messages: "task 42". */
+  /** Label of the terminal's target in messages, such as "task 42". */
   label: string;
   stdin?: NodeJS.ReadStream;
   stdout?: NodeJS.WriteStream;

@@ -16,7 +16,7 @@ export interface TaskTarget {
 export class TaskTargets {
   constructor(private readonly options: { store: Store; ledger: ResourceLedger }) {}
 
-  /** Throws NotFoundError, ConflictError or UnavailableError with a message that says what to do. */
+  /** Throws NotFoundError, ConflictError or UnavailableError with a message that names the next step. */
   async resolveRunning(taskId: string): Promise<TaskTarget> {
     const task = await this.options.store.getTask(taskId);
     if (task === undefined)
@@ -44,7 +44,7 @@ export class TaskTargets {
   }
 }
 
-/** The WebSocket URL of a path on a runner, from the runner's HTTP base URL. */
+/** Returns the WebSocket URL of a path on a runner, from the runner's HTTP base URL. */
 export function runnerSocketUrl(runnerUrl: string, path: string): string {
   return `${runnerUrl.replace(/\/+$/, "").replace(/^http/, "ws")}${path}`;
 }
