@@ -8,12 +8,12 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 
 import { runExec } from "@kohakuriver/access";
 import WebSocket from "ws";
 
-import { docker, dockerSkip, useCluster, waitFor } from "./harness.js";
+import { docker, dockerSkip, useCluster, useEnvironmentContainer, waitFor } from "./harness.js";
 
 interface Reply {
   status: number;
@@ -38,7 +38,7 @@ const HOSTILE_NAMES = [
 describe("file API through the host", { skip: dockerSkip }, () => {
   const { cluster, node } = useCluster();
   let taskId = "";
-  let environment = "";
+  const environment = useEnvironmentContainer(cluster, "e2e-files");
 
   async function call(method: string, path: string, body?: unknown): Promise<Reply> {
     const response = await fetch(`http://127.0.0.1:${cluster.hostPort}${path}`, {
@@ -103,18 +103,6 @@ describe("file API through the host", { skip: dockerSkip }, () => {
     });
     taskId = task_ids[0] as string;
     await cluster.waitForStatus(taskId, "running");
-    environment = `e2e-files-${cluster.id}`;
-    await cluster.client.createEnvironmentContainer({
-      image_name: "kohakuriver/kohakuriver-base:base",
-      container_name: environment,
-    });
-  });
-
-  after(async () => {
-    await docker
-      .getContainer(`kohakuriver-env-${environment}`)
-      .remove({ force: true })
-      .catch(() => undefined);
   });
 
   it("binary content round-trips", async () => {

@@ -473,3 +473,24 @@ export function useCluster(options: ClusterOptions = {}): { cluster: TestCluster
   });
   return { cluster, node: () => node };
 }
+
+/**
+ * Creates an environment container from the base image on the cluster's host before the enclosing suite
+ * (after the cluster has started) and removes it after the suite. Returns the environment name.
+ */
+export function useEnvironmentContainer(cluster: TestCluster, prefix: string): string {
+  const environment = `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+  before(async () => {
+    await cluster.client.createEnvironmentContainer({
+      image_name: "kohakuriver/kohakuriver-base:base",
+      container_name: environment,
+    });
+  });
+  after(async () => {
+    await docker
+      .getContainer(`kohakuriver-env-${environment}`)
+      .remove({ force: true })
+      .catch(() => undefined);
+  });
+  return environment;
+}

@@ -8,12 +8,12 @@ import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 
 import pty from "@lydell/node-pty";
 
 import { openWebSocket, WebSocketRefusedError } from "../../packages/access/src/index.js";
-import { CLI, docker, dockerSkip, useCluster, waitFor } from "./harness.js";
+import { CLI, docker, dockerSkip, useCluster, useEnvironmentContainer, waitFor } from "./harness.js";
 
 /** A CLI process on its own pseudo-terminal, with everything it printed so far. */
 class TerminalProcess {
@@ -209,21 +209,7 @@ describe("terminal through connect", { skip: dockerSkip }, () => {
 
 describe("terminal in an environment container", { skip: dockerSkip }, () => {
   const { cluster } = useCluster();
-  const environment = `e2e-shell-${Math.random().toString(36).slice(2, 8)}`;
-
-  before(async () => {
-    await cluster.client.createEnvironmentContainer({
-      image_name: "kohakuriver/kohakuriver-base:base",
-      container_name: environment,
-    });
-  });
-
-  after(async () => {
-    await docker
-      .getContainer(`kohakuriver-env-${environment}`)
-      .remove({ force: true })
-      .catch(() => undefined);
-  });
+  const environment = useEnvironmentContainer(cluster, "e2e-shell");
 
   it("docker container shell runs a shell", async () => {
     const session = new TerminalProcess(

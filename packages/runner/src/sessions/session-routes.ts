@@ -24,6 +24,7 @@ import {
 } from "@kohakuriver/api";
 import { registerFileRoutes, type Logger } from "@kohakuriver/common";
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import type WebSocket from "ws";
 
 import { containerNetworkAddress, type WorkloadContainer, type WorkloadContainers } from "./workload-containers.js";
 
@@ -52,19 +53,14 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
     async (socket, request) => {
       const workload = request.workload as WorkloadContainer;
       const sessionLogger = logger.child({ taskId: workload.taskId, purpose: "terminal" });
-      try {
-        await runTerminalSession({
+      await reportFailure(socket, sessionLogger, "terminal", terminalErrorFrame, () =>
+        runTerminalSession({
           container: workload.container,
           socket,
           label: `task ${workload.taskId}`,
           logger: sessionLogger,
-        });
-      } catch (error) {
-        sessionLogger.warn({ error: String(error) }, "terminal session failed");
-        if (socket.readyState === socket.OPEN)
-          socket.send(terminalErrorFrame(`the terminal could not start: ${String(error)}`));
-        closeSocket(socket, 1011, "the terminal could not start");
-      }
+        }),
+      );
     },
   );
 
@@ -122,20 +118,35 @@ export const sessionRoutes: FastifyPluginAsync<SessionRoutesOptions> = async (ap
     async (socket, request) => {
       const workload = request.workload as WorkloadContainer;
       const sessionLogger = logger.child({ taskId: workload.taskId, purpose: "file watch" });
-      try {
-        await runWatchSession({
+      await reportFailure(socket, sessionLogger, "watch", watchErrorFrame, () =>
+        runWatchSession({
           container: workload.container,
           socket,
           label: `task ${workload.taskId}`,
           logger: sessionLogger,
           paths: (request.query as { paths?: string }).paths,
-        });
-      } catch (error) {
-        sessionLogger.warn({ error: String(error) }, "file watch failed");
-        if (socket.readyState === socket.OPEN)
-          socket.send(watchErrorFrame(`the watch could not start: ${String(error)}`));
-        closeSocket(socket, 1011, "the watch could not start");
-      }
+        }),
+      );
     },
   );
 };
+
+/**
+ * Runs a WebSocket session. When it fails to start, logs the error and sends it to the client in the
+ * protocol's own error message, then closes the socket with 1011.
+ */
+async function reportFailure(
+  socket: WebSocket,
+  sessionLogger: Logger,
+  what: string,
+  errorFrame: (text: string) => string,
+  run: () => Promise<void>,
+): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    sessionLogger.warn({ error: String(error) }, `${what} session failed`);
+    if (socket.readyState === socket.OPEN) socket.send(errorFrame(`the ${what} could not start: ${String(error)}`));
+    closeSocket(socket, 1011, `the ${what} could not start`);
+  }
+}
