@@ -11,3 +11,8 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 process.exitCode = await runCli(process.argv.slice(2));
+
+// The command has finished, a daemon's graceful stop included. A stopped runner leaves its containers
+// running, and the Engine streams it followed for them (logs, waits) may still hold the event loop, so the
+// process exits on its own after a short grace period for output still being written.
+setTimeout(() => process.exit(), 3000).unref();
