@@ -54,6 +54,26 @@ describe("runner restart", { skip: dockerSkip }, () => {
     assert.deepEqual(await cluster.containers(taskId), [], "finished container was not removed");
   });
 
+  it("exits on SIGTERM while a task runs", async () => {
+    const { task_ids } = await cluster.client.submit({
+      command: "sleep",
+      arguments: ["60"],
+      targets: [node],
+    });
+    const taskId = task_ids[0] as string;
+    await cluster.waitForStatus(taskId, "running");
+
+    const started = Date.now();
+    await cluster.killRunner(0, "SIGTERM");
+    const seconds = (Date.now() - started) / 1000;
+    assert.ok(seconds < 10, `the runner took ${seconds} s to exit after SIGTERM`);
+    assert.equal((await cluster.containers(taskId)).length, 1, "the task's container did not keep running");
+
+    await cluster.startRunner(0);
+    await cluster.client.kill(taskId);
+    await cluster.waitForStatus(taskId, "killed");
+  });
+
   it("reports an exit while the runner was down", async () => {
     const { task_ids } = await cluster.client.submit({
       command: "sh",
