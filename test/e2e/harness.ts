@@ -222,8 +222,11 @@ export class TestCluster {
     this.runners.get(this.nodeName(index))?.child.kill(signal);
   }
 
-  /** Runs the real CLI against this cluster's host. */
-  cli(args: string[], options: { timeoutMs?: number; env?: Record<string, string> } = {}): Promise<CliResult> {
+  /** Runs the real CLI against this cluster's host; `input` is written to its stdin. */
+  cli(
+    args: string[],
+    options: { timeoutMs?: number; env?: Record<string, string>; input?: string } = {},
+  ): Promise<CliResult> {
     return runCli(args, {
       env: {
         KOHAKURIVER_HOST: this.hostAddress,
@@ -232,6 +235,7 @@ export class TestCluster {
         ...options.env,
       },
       timeoutMs: options.timeoutMs ?? 60_000,
+      input: options.input,
     });
   }
 
@@ -391,17 +395,18 @@ export class LongRunningCli {
 
 export function runCli(
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; input?: string } = {},
 ): Promise<CliResult> {
   return new Promise((resolveResult, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       env: { ...process.env, NO_COLOR: "1", ...options.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [options.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    if (options.input !== undefined) child.stdin?.end(options.input);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdout?.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`kohakuriver ${args.join(" ")} timed out; stdout: ${stdout} stderr: ${stderr}`));

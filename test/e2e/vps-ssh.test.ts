@@ -400,13 +400,17 @@ describe("VPS over SSH", { skip: dockerSkip }, () => {
     await cluster.client.request("POST", `/api/vps/stop/${parsed.task_id}`).catch(() => undefined);
   });
 
-  it("disabled mode gets a proxy error", async () => {
+  it("disabled mode: proxy error, connect works", async () => {
     const created = await cluster.cli(["vps", "create", "--image", BASE_IMAGE, "-t", node], { env: env() });
     assertCliOk(created, "vps create (SSH disabled)");
     const id = createdId(created);
 
     const answer = await proxyExchange(proxyPort, `REQUEST_TUNNEL ${id}\n`);
     assert.match(answer, new RegExp(`^ERROR SSH is disabled for VPS ${id}`));
+    // The terminal needs no SSH: it is an Engine exec in the VPS's container.
+    const shell = await cluster.cli(["connect", id], { env: env(), input: "echo vps-$((6*7))\n" });
+    assertCliOk(shell, "connect to a VPS with SSH disabled");
+    assert.match(shell.stdout, /vps-42/);
     assertCliOk(await cluster.cli(["vps", "stop", id], { env: env(), timeoutMs: 300_000 }), "vps stop");
   });
 
