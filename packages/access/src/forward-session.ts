@@ -236,7 +236,10 @@ class ForwardSession {
         listener();
       }
     };
+    let closed = false;
     const send = (payload: Buffer): boolean => {
+      // DATA that arrived in the same read as the client's CLOSE is dropped: sending on a closed socket throws.
+      if (closed) return true;
       if (early !== null) {
         early.push(Buffer.from(payload));
       } else {
@@ -246,7 +249,6 @@ class ForwardSession {
       return pendingSends + (early?.length ?? 0) < MAX_PENDING_DATAGRAMS;
     };
 
-    let closed = false;
     const closeSocket = (): void => {
       if (closed) return;
       closed = true;

@@ -465,3 +465,42 @@ describe("forward handshake", () => {
     await new Promise((resolve) => server.close(resolve));
   });
 });
+
+describe("forward session UDP close", () => {
+  it("drops DATA sent with CLOSE", async () => {
+    const echo = createSocket("udp4");
+    echo.on("message", (datagram, peer) => echo.send(datagram, peer.port, peer.address));
+    echo.bind(0, "127.0.0.1");
+    await once(echo, "listening");
+    const uncaught: Error[] = [];
+    const onUncaught = (error: Error): void => {
+      uncaught.push(error);
+    };
+    process.on("uncaughtException", onUncaught);
+    const sessions = await startSessionServer(portOf(echo), { proto: "udp" });
+    const socket = await openClient(sessions.url);
+    try {
+      const log = frameLog(socket);
+      const udpFrame = (type: TunnelFrameType, payload?: string): Buffer =>
+        Buffer.from(encodeTunnelFrame({ type, proto: TunnelProto.UDP, clientId: 7, port: portOf(echo) }, payload));
+      socket.send(udpFrame(TunnelFrameType.CONNECT));
+      await log.next(TunnelFrameType.CONNECTED);
+      // CLOSE and DATA in one TCP write, so that the runner handles both before the UDP socket's close event.
+      const tcp = (socket as unknown as { _socket: Socket })._socket;
+      tcp.cork();
+      socket.send(udpFrame(TunnelFrameType.CLOSE));
+      socket.send(udpFrame(TunnelFrameType.DATA, "late datagram"));
+      tcp.uncork();
+      await log.next(TunnelFrameType.CLOSE);
+      // The session still replies to PING after the late datagram.
+      sendFrame(socket, TunnelFrameType.PING, 0);
+      await log.next(TunnelFrameType.PONG);
+      assert.deepEqual(uncaught, []);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      socket.terminate();
+      await sessions.close();
+      echo.close();
+    }
+  });
+});
