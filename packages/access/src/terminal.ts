@@ -125,6 +125,11 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
     end("the terminal stream failed");
   });
   socket.on("close", () => end("the client went away"));
+  // A client that left while the Engine started the shell closed before the listener above existed.
+  if (socket.readyState !== WebSocket.OPEN) {
+    end("the client went away");
+    return;
+  }
 
   onFrame = (frame) => {
     if (frame.type === "input") {

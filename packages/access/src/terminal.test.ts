@@ -1,0 +1,78 @@
+/**
+ * Terminal sessions without Docker: a fake container replaces the Engine, and the client is a real
+ * WebSocket on loopback.
+ */
+
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import type { AddressInfo } from "node:net";
+import { PassThrough } from "node:stream";
+import { describe, it } from "node:test";
+
+import { createLogger } from "@kohakuriver/common";
+import type Docker from "dockerode";
+import WebSocket, { WebSocketServer } from "ws";
+
+import { runTerminalSession } from "./terminal.js";
+
+const logger = createLogger({ name: "terminal-test", level: "silent" });
+
+/** Returns a fake container whose exec starts only when `release` is called, and the exec's TTY stream. */
+function slowContainer(): {
+  container: Docker.Container;
+  stream: PassThrough;
+  started: Promise<void>;
+  release: () => void;
+} {
+  const stream = new PassThrough();
+  let release = (): void => undefined;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let markStarted = (): void => undefined;
+  const started = new Promise<void>((resolve) => {
+    markStarted = resolve;
+  });
+  const exec = {
+    start: async () => {
+      markStarted();
+      await gate;
+      return stream;
+    },
+    inspect: async () => ({ Pid: 0, Running: false }),
+    resize: async () => undefined,
+  };
+  const container = {
+    infoArchive: async () => ({ resume: () => undefined }),
+    exec: async () => exec,
+  } as unknown as Docker.Container;
+  return { container, stream, started, release: () => release() };
+}
+
+describe("terminal session start", () => {
+  it("ends the shell when the client leaves during start", async () => {
+    const fake = slowContainer();
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+    await once(server, "listening");
+    const session = new Promise<void>((resolve, reject) => {
+      server.on("connection", (socket) => {
+        runTerminalSession({ container: fake.container, socket, logger, label: "task 1", resizeWaitMs: 0 }).then(
+          resolve,
+          reject,
+        );
+      });
+    });
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    await once(client, "open");
+    await fake.started;
+
+    // The client leaves while the Engine is still starting the shell.
+    client.terminate();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    fake.release();
+    await session;
+
+    assert.equal(fake.stream.destroyed, true);
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
