@@ -14,7 +14,7 @@ import { StringDecoder } from "node:string_decoder";
 import WebSocket from "ws";
 
 import { execProcessId } from "./exec.js";
-import { WebSocketSender, closeSocket } from "./flow.js";
+import { WebSocketSender, canReply, closeSocket } from "./flow.js";
 import { endProcessSession } from "./process-session.js";
 
 /** How long the session waits for the client's first `resize`, so that the shell starts at the right size. */
@@ -42,7 +42,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
   socket.on("message", (data: Buffer, isBinary: boolean) => {
     const frame = parseFrame(data, isBinary);
     if (typeof frame === "string") {
-      if (socket.readyState === WebSocket.OPEN) socket.send(terminalErrorFrame(frame));
+      if (canReply(socket)) socket.send(terminalErrorFrame(frame));
       return;
     }
     if (onFrame !== null) onFrame(frame);

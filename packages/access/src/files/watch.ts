@@ -20,7 +20,7 @@ import { PassThrough, type Duplex } from "node:stream";
 import WebSocket from "ws";
 
 import { EXEC_NOT_FOUND_CODES, execProcessId, runExec } from "../exec.js";
-import { closeSocket } from "../flow.js";
+import { canReply, closeSocket } from "../flow.js";
 import { ContainerFiles } from "./container-files.js";
 import { statContainerPath } from "./engine-archive.js";
 import { normalizeContainerPath, quotePath } from "./paths.js";
@@ -59,6 +59,7 @@ export async function runWatchSession(options: WatchSessionOptions): Promise<voi
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
   };
   socket.on("message", (data: Buffer, isBinary: boolean) => {
+    if (!canReply(socket)) return;
     let value: unknown = null;
     try {
       value = isBinary ? null : JSON.parse(data.toString("utf8"));
