@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
-import { PassThrough } from "node:stream";
+import { Duplex, PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 
 import { createLogger } from "@kohakuriver/common";
@@ -114,6 +114,44 @@ describe("terminal session invalid frames", () => {
     assert.ok(buffered <= 1024 * 1024 + 4096, `${buffered} bytes of replies are buffered`);
     client.terminate();
     fake.release();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});
+
+describe("terminal session input", () => {
+  it("stops reading while the shell is not reading", async () => {
+    // A TTY whose reader never takes input, like a shell busy with a foreground program.
+    const stream = new Duplex({ write: () => undefined, read: () => undefined });
+    const exec = {
+      start: async () => stream,
+      inspect: async () => ({ Pid: 0, Running: false }),
+      resize: async () => undefined,
+    };
+    const container = {
+      infoArchive: async () => ({ resume: () => undefined }),
+      exec: async () => exec,
+    } as unknown as Docker.Container;
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+    await once(server, "listening");
+    server.on("connection", (socket) => {
+      void runTerminalSession({ container, socket, logger, label: "task 1", resizeWaitMs: 0 });
+    });
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      perMessageDeflate: false,
+    });
+    await once(client, "open");
+    // The empty output frame marks the shell as ready.
+    await once(client, "message");
+
+    const input = JSON.stringify({ type: "input", data: "x".repeat(64 * 1024) });
+    for (let index = 0; index < 400; index += 1) client.send(input);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    // 25 MiB were sent; the session must not queue them for the shell.
+    assert.ok(stream.writableLength <= 2 * 1024 * 1024, `${stream.writableLength} bytes are queued for the shell`);
+    client.terminate();
+    // The paused session does not read the client's FIN, so the server side is ended here.
+    for (const socket of server.clients) socket.terminate();
     await new Promise((resolve) => server.close(resolve));
   });
 });

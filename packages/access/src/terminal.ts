@@ -13,6 +13,7 @@ import type { Duplex } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import WebSocket from "ws";
 
+import { DrainGate } from "./drain-gate.js";
 import { execProcessId } from "./exec.js";
 import { WebSocketSender, canReply, closeSocket } from "./flow.js";
 import { endProcessSession } from "./process-session.js";
@@ -96,11 +97,16 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
   if (size !== undefined) await resize(exec, size.rows, size.cols);
   logger.info({ shell, pid }, "terminal session started");
 
+  // Input waits in the client while the shell does not read it, so a large paste is not queued here.
+  // NOTE: while paused, the session does not see a client that leaves; it ends when the shell reads again.
+  const gate = new DrainGate(socket);
   let ended = false;
   const end = (reason: string): void => {
     if (ended) return;
     ended = true;
     stream.destroy();
+    // Reading again, so that the client's reply to the close frame is seen.
+    gate.release(stream);
     closeSocket(socket, 1000, reason);
     void endProcessSession(pid).then(
       () => logger.info({ pid, reason }, "terminal session ended"),
@@ -133,7 +139,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
 
   onFrame = (frame) => {
     if (frame.type === "input") {
-      if (frame.data !== "") stream.write(frame.data);
+      if (frame.data !== "" && !ended) gate.afterWrite(stream, stream.write(frame.data));
     } else {
       void resize(exec, frame.rows, frame.cols).catch((error: unknown) =>
         logger.debug({ error: String(error) }, "terminal resize failed"),
