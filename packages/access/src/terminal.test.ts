@@ -155,3 +155,39 @@ describe("terminal session input", () => {
     await new Promise((resolve) => server.close(resolve));
   });
 });
+
+describe("terminal session early input", () => {
+  it("stops reading input while the shell starts", async () => {
+    const fake = slowContainer();
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+    await once(server, "listening");
+    let received = 0;
+    server.on("connection", (socket) => {
+      socket.on("message", () => {
+        received += 1;
+      });
+      void runTerminalSession({ container: fake.container, socket, logger, label: "task 1", resizeWaitMs: 0 });
+    });
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, {
+      perMessageDeflate: false,
+    });
+    await once(client, "open");
+    await fake.started;
+
+    const input = JSON.stringify({ type: "input", data: "x".repeat(64 * 1024) });
+    for (let index = 0; index < 400; index += 1) client.send(input);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    // 25 MiB were sent before the shell started; about 1 MiB of them may wait in the session.
+    assert.ok(received <= 40, `${received} input frames of 64 KiB wait for the shell`);
+    // Once the shell runs and reads, the rest of the input arrives.
+    fake.stream.resume();
+    fake.release();
+    const deadline = Date.now() + 10_000;
+    while (received < 400 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(received, 400);
+    client.terminate();
+    for (const socket of server.clients) socket.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});

@@ -20,6 +20,8 @@ import { endProcessSession } from "./process-session.js";
 
 /** How long the session waits for the client's first `resize`, so that the shell starts at the right size. */
 export const INITIAL_RESIZE_WAIT_MS = 2000;
+/** Bytes of client frames kept while the shell starts; beyond them the WebSocket is paused. */
+const EARLY_INPUT_MAX_BYTES = 1024 * 1024;
 /** The shells tried, in order. */
 export const TERMINAL_SHELLS = ["/bin/bash", "/bin/sh"] as const;
 /** Output is read and sent in chunks of at most this size. */
@@ -39,6 +41,8 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
   const early: TerminalClientFrame[] = [];
   let onFrame: ((frame: TerminalClientFrame) => void) | null = null;
   let firstFrame: (() => void) | null = null;
+  let earlyBytes = 0;
+  let earlyPaused = false;
 
   socket.on("message", (data: Buffer, isBinary: boolean) => {
     const frame = parseFrame(data, isBinary);
@@ -46,8 +50,17 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
       if (canReply(socket)) socket.send(terminalErrorFrame(frame));
       return;
     }
-    if (onFrame !== null) onFrame(frame);
-    else early.push(frame);
+    if (onFrame !== null) {
+      onFrame(frame);
+    } else {
+      early.push(frame);
+      earlyBytes += data.length;
+      // Input waits in the client while the shell starts, so a flood before it runs is not queued here.
+      if (earlyBytes > EARLY_INPUT_MAX_BYTES && !earlyPaused) {
+        earlyPaused = true;
+        socket.pause();
+      }
+    }
     firstFrame?.();
   });
 
@@ -147,6 +160,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
     }
   };
   for (const frame of early.splice(0)) onFrame(frame);
+  if (earlyPaused && !gate.blocked) socket.resume();
   // The empty output frame tells the client the shell is ready.
   sender.send(JSON.stringify({ type: "output", data: "" }), false);
 }
