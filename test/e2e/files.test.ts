@@ -489,6 +489,32 @@ describe("file API through the host", { skip: dockerSkip }, () => {
     }
   });
 
+  it("watch of / leaves out kernel paths", async () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${cluster.hostPort}/ws/fs/${taskId}/watch?${query({ paths: "/" })}`);
+    const frames: Array<Record<string, unknown>> = [];
+    socket.on("message", (data: Buffer) => frames.push(JSON.parse(data.toString()) as Record<string, unknown>));
+    try {
+      await waitFor(async () => frames.some((frame) => frame.type === "watching"), 10_000, "no watching frame");
+      assert.equal(frames.find((frame) => frame.type === "watching")?.method, "polling");
+      await execInTask(["touch", "/dev/watch-probe", "/root/watch-probe"]);
+      await waitFor(
+        async () => frames.some((frame) => frame.type === "change" && frame.path === "/root/watch-probe"),
+        3000,
+        `no change frame for /root/watch-probe (frames: ${JSON.stringify(frames).slice(0, 2000)})`,
+      );
+      // Another poll, in which the processes of the previous one have left /proc.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const kernelPaths = frames.filter(
+        (frame) => frame.type === "change" && /^\/(proc|sys|dev)(\/|$)/.test(frame.path as string),
+      );
+      assert.deepEqual(kernelPaths, []);
+      const warnings = frames.filter((frame) => frame.type === "error");
+      assert.deepEqual(warnings, []);
+    } finally {
+      socket.close();
+    }
+  });
+
   it("watch streams inotifywait and ends it", async () => {
     // The test images have no inotify-tools, so a stand-in script prints inotifywait's `%e|%w%f` lines:
     // this checks the streaming and that the process is killed when the client goes away.

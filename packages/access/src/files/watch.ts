@@ -23,7 +23,10 @@ import { EXEC_NOT_FOUND_CODES, execProcessId, runExec } from "../exec.js";
 import { canReply, closeSocket } from "../flow.js";
 import { ContainerFiles } from "./container-files.js";
 import { statContainerPath } from "./engine-archive.js";
-import { normalizeContainerPath, quotePath } from "./paths.js";
+import { FORBIDDEN_ROOTS, normalizeContainerPath, quotePath } from "./paths.js";
+
+/** Matches a path under FORBIDDEN_ROOTS, as an extended regular expression for inotifywait. */
+const FORBIDDEN_ROOTS_PATTERN = `^(${FORBIDDEN_ROOTS.join("|")})(/|$)`;
 
 /** Time between two polls, in milliseconds. */
 export const WATCH_POLL_INTERVAL_MS = 1000;
@@ -181,6 +184,9 @@ async function startInotifyWatch(
       "create,modify,delete,move",
       "--format",
       "%e|%w%f",
+      // Kernel interfaces are left out when / is watched, as the file API leaves them out.
+      "--exclude",
+      FORBIDDEN_ROOTS_PATTERN,
       "--",
       ...directories,
     ],
@@ -283,7 +289,19 @@ class PollingWatch {
   private async scan(): Promise<Map<string, PolledEntry>> {
     const found = await runExec(
       this.container,
-      ["find", ...this.directories, "-mindepth", "1", "-maxdepth", String(WATCH_POLL_DEPTH), "-print0"],
+      [
+        "find",
+        ...this.directories,
+        "-mindepth",
+        "1",
+        "-maxdepth",
+        String(WATCH_POLL_DEPTH),
+        ...FORBIDDEN_ROOTS.flatMap((root, index) => [...(index === 0 ? ["("] : ["-o"]), "-path", root]),
+        ")",
+        "-prune",
+        "-o",
+        "-print0",
+      ],
       { timeoutMs: EXEC_TIMEOUT_MS },
     );
     if (EXEC_NOT_FOUND_CODES.has(found.exitCode) && found.stdout.length === 0) {
