@@ -292,6 +292,43 @@ describe("file API through the host", { skip: dockerSkip }, () => {
     assert.equal(unknownTask.status, 404);
   });
 
+  it("paths through files and overlong names", async () => {
+    await task.write("/root/plain.txt", "plain");
+    await execInTask(["ln", "-s", "/root/plain.txt", "/root/plain-link"]);
+    for (const path of ["/root/plain.txt/x", "/root/plain-link/x", "/root/plain.txt/x/y"]) {
+      const replies = [
+        await task.stat(path),
+        await task.read(path),
+        await task.list(path),
+        await task.write(path, "x"),
+        await task.mkdir(path),
+        await task.remove(path),
+        await task.rename("/root/plain.txt", path),
+      ];
+      for (const reply of replies) {
+        assert.equal(reply.status, 400, `${path}: ${JSON.stringify(reply.body)}`);
+        assert.match(reply.body.detail as string, /is not a directory/, path);
+      }
+    }
+
+    const longName = `/root/${"a".repeat(256)}`;
+    const longReplies = [
+      await task.stat(longName),
+      await task.write(longName, "x"),
+      await task.mkdir(longName),
+      await task.rename("/root/plain.txt", longName),
+      await env.stat(longName),
+    ];
+    for (const reply of longReplies) {
+      assert.equal(reply.status, 400, JSON.stringify(reply.body));
+      assert.match(reply.body.detail as string, /the limit is 255 bytes per name/);
+    }
+    // 3035 characters, within the schema's limit of 4096, but 6035 bytes.
+    const deepPath = await task.write(`/root${`/${"é".repeat(100)}`.repeat(30)}`, "x");
+    assert.equal(deepPath.status, 400);
+    assert.match(deepPath.body.detail as string, /is 6035 bytes long; the limit is 4095 bytes/);
+  });
+
   it("list describes entries", async () => {
     await task.mkdir("/root/listing/sub");
     await task.write("/root/listing/file.txt", "12345");
@@ -435,6 +472,32 @@ describe("file API through the host", { skip: dockerSkip }, () => {
         assert.ok(seen.at - started <= 2000, `${event} reported after ${seen.at - started} ms`);
         assert.equal(seen.frame.is_dir, false);
       }
+    } finally {
+      socket.close();
+    }
+  });
+
+  it("watch of / leaves out kernel paths", async () => {
+    const socket = new WebSocket(`ws://127.0.0.1:${cluster.hostPort}/ws/fs/${taskId}/watch?${query({ paths: "/" })}`);
+    const frames: Array<Record<string, unknown>> = [];
+    socket.on("message", (data: Buffer) => frames.push(JSON.parse(data.toString()) as Record<string, unknown>));
+    try {
+      await waitFor(async () => frames.some((frame) => frame.type === "watching"), 10_000, "no watching frame");
+      assert.equal(frames.find((frame) => frame.type === "watching")?.method, "polling");
+      await execInTask(["touch", "/dev/watch-probe", "/root/watch-probe"]);
+      await waitFor(
+        async () => frames.some((frame) => frame.type === "change" && frame.path === "/root/watch-probe"),
+        3000,
+        `no change frame for /root/watch-probe (frames: ${JSON.stringify(frames).slice(0, 2000)})`,
+      );
+      // Another poll, in which the processes of the previous one have left /proc.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const kernelPaths = frames.filter(
+        (frame) => frame.type === "change" && /^\/(proc|sys|dev)(\/|$)/.test(frame.path as string),
+      );
+      assert.deepEqual(kernelPaths, []);
+      const warnings = frames.filter((frame) => frame.type === "error");
+      assert.deepEqual(warnings, []);
     } finally {
       socket.close();
     }

@@ -58,6 +58,15 @@ export class WebSocketSender {
   }
 }
 
+/**
+ * Tells whether a reply to a client's frame (a pong, or an error about an invalid frame) may be queued: the
+ * socket is open and its unsent bytes are at most `maxBuffered`. A client that sends frames and never reads
+ * would otherwise grow the server's memory with replies. Replies beyond the limit are dropped.
+ */
+export function canReply(socket: WebSocket, maxBuffered = DEFAULT_HIGH_WATER_BYTES): boolean {
+  return socket.readyState === WebSocket.OPEN && socket.bufferedAmount <= maxBuffered;
+}
+
 /** Close codes that may be sent in a close frame; 1005 and 1006 only describe a close that had none. */
 export function sendableCloseCode(code: number): number {
   if (code === 1000 || (code >= 1001 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006)) return code;

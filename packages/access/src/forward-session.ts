@@ -26,7 +26,7 @@ import type { Logger } from "@kohakuriver/common";
 import WebSocket from "ws";
 
 import { DrainGate } from "./drain-gate.js";
-import { DEFAULT_HIGH_WATER_BYTES, WebSocketSender } from "./flow.js";
+import { DEFAULT_HIGH_WATER_BYTES, WebSocketSender, canReply } from "./flow.js";
 
 /** How long a CONNECT may take before the runner gives up and sends ERROR. */
 export const FORWARD_CONNECT_TIMEOUT_MS = 10_000;
@@ -102,6 +102,7 @@ class ForwardSession {
       // Rate-limited: a broken client could send thousands.
       this.invalidFrames += 1;
       if (this.invalidFrames <= 10) this.options.logger.warn({ error: decoded.error }, "invalid forward frame");
+      if (!this.canReply()) return;
       this.sendControl(TunnelFrameType.ERROR, TunnelProto.TCP, 0, 0, `invalid frame: ${decoded.error}`);
       return;
     }
@@ -121,6 +122,7 @@ class ForwardSession {
         this.connections.get(frame.clientId)?.end();
         return;
       case TunnelFrameType.PING:
+        if (!this.canReply()) return;
         this.sendControl(TunnelFrameType.PONG, TunnelProto.TCP, frame.clientId, frame.port);
         return;
       default:
@@ -236,7 +238,10 @@ class ForwardSession {
         listener();
       }
     };
+    let closed = false;
     const send = (payload: Buffer): boolean => {
+      // DATA that arrived in the same read as the client's CLOSE is dropped: sending on a closed socket throws.
+      if (closed) return true;
       if (early !== null) {
         early.push(Buffer.from(payload));
       } else {
@@ -246,7 +251,6 @@ class ForwardSession {
       return pendingSends + (early?.length ?? 0) < MAX_PENDING_DATAGRAMS;
     };
 
-    let closed = false;
     const closeSocket = (): void => {
       if (closed) return;
       closed = true;
@@ -296,6 +300,11 @@ class ForwardSession {
     writeTunnelHeader(frame, { type: TunnelFrameType.DATA, proto, clientId, port });
     chunk.copy(frame, TUNNEL_HEADER_BYTES);
     this.sender.send(frame, true);
+  }
+
+  /** Tells whether a PONG or an invalid-frame ERROR may be queued; bulk DATA may fill up to the high mark. */
+  private canReply(): boolean {
+    return canReply(this.options.socket, 2 * this.highWater);
   }
 
   private sendControl(type: TunnelFrameType, proto: TunnelProto, clientId: number, port: number, text?: string): void {

@@ -465,3 +465,79 @@ describe("forward handshake", () => {
     await new Promise((resolve) => server.close(resolve));
   });
 });
+
+describe("forward session UDP close", () => {
+  it("drops DATA sent with CLOSE", async () => {
+    const echo = createSocket("udp4");
+    echo.on("message", (datagram, peer) => echo.send(datagram, peer.port, peer.address));
+    echo.bind(0, "127.0.0.1");
+    await once(echo, "listening");
+    const uncaught: Error[] = [];
+    const onUncaught = (error: Error): void => {
+      uncaught.push(error);
+    };
+    process.on("uncaughtException", onUncaught);
+    const sessions = await startSessionServer(portOf(echo), { proto: "udp" });
+    const socket = await openClient(sessions.url);
+    try {
+      const log = frameLog(socket);
+      const udpFrame = (type: TunnelFrameType, payload?: string): Buffer =>
+        Buffer.from(encodeTunnelFrame({ type, proto: TunnelProto.UDP, clientId: 7, port: portOf(echo) }, payload));
+      socket.send(udpFrame(TunnelFrameType.CONNECT));
+      await log.next(TunnelFrameType.CONNECTED);
+      // CLOSE and DATA in one TCP write, so that the runner handles both before the UDP socket's close event.
+      const tcp = (socket as unknown as { _socket: Socket })._socket;
+      tcp.cork();
+      socket.send(udpFrame(TunnelFrameType.CLOSE));
+      socket.send(udpFrame(TunnelFrameType.DATA, "late datagram"));
+      tcp.uncork();
+      await log.next(TunnelFrameType.CLOSE);
+      // The session still replies to PING after the late datagram.
+      sendFrame(socket, TunnelFrameType.PING, 0);
+      await log.next(TunnelFrameType.PONG);
+      assert.deepEqual(uncaught, []);
+    } finally {
+      process.off("uncaughtException", onUncaught);
+      socket.terminate();
+      await sessions.close();
+      echo.close();
+    }
+  });
+});
+
+describe("forward session flood", () => {
+  it("bounds replies to a client that never reads", async () => {
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
+    await once(server, "listening");
+    const frameCount = 400_000;
+    let received = 0;
+    let serverSocket: WebSocket | null = null;
+    const allReceived = new Promise<void>((resolve) => {
+      server.on("connection", (socket) => {
+        serverSocket = socket;
+        socket.on("message", () => {
+          received += 1;
+          if (received === frameCount) resolve();
+        });
+        runForwardSession({ socket, address: "127.0.0.1", defaultPort: 1, proto: "tcp", logger });
+      });
+    });
+    const socket = await openClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+
+    // The client stops reading and sends PING frames and frames too short to decode.
+    (socket as unknown as { _socket: Socket })._socket.pause();
+    const ping = Buffer.from(
+      encodeTunnelFrame({ type: TunnelFrameType.PING, proto: TunnelProto.TCP, clientId: 0, port: 0 }),
+    );
+    const invalid = Buffer.from([1]);
+    for (let index = 0; index < frameCount; index += 1) socket.send(index % 2 === 0 ? ping : invalid);
+    await allReceived;
+
+    const buffered = (serverSocket as unknown as WebSocket).bufferedAmount;
+    // At most the reply limit (2 MiB) and one more reply.
+    assert.ok(buffered <= 2 * 1024 * 1024 + 4096, `${buffered} bytes of replies are buffered`);
+    socket.terminate();
+    for (const client of server.clients) client.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  });
+});

@@ -13,12 +13,15 @@ import type { Duplex } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import WebSocket from "ws";
 
+import { DrainGate } from "./drain-gate.js";
 import { execProcessId } from "./exec.js";
-import { WebSocketSender, closeSocket } from "./flow.js";
+import { WebSocketSender, canReply, closeSocket } from "./flow.js";
 import { endProcessSession } from "./process-session.js";
 
 /** How long the session waits for the client's first `resize`, so that the shell starts at the right size. */
 export const INITIAL_RESIZE_WAIT_MS = 2000;
+/** Bytes of client frames kept while the shell starts; beyond them the WebSocket is paused. */
+const EARLY_INPUT_MAX_BYTES = 1024 * 1024;
 /** The shells tried, in order. */
 export const TERMINAL_SHELLS = ["/bin/bash", "/bin/sh"] as const;
 /** Output is read and sent in chunks of at most this size. */
@@ -38,15 +41,26 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
   const early: TerminalClientFrame[] = [];
   let onFrame: ((frame: TerminalClientFrame) => void) | null = null;
   let firstFrame: (() => void) | null = null;
+  let earlyBytes = 0;
+  let earlyPaused = false;
 
   socket.on("message", (data: Buffer, isBinary: boolean) => {
     const frame = parseFrame(data, isBinary);
     if (typeof frame === "string") {
-      if (socket.readyState === WebSocket.OPEN) socket.send(terminalErrorFrame(frame));
+      if (canReply(socket)) socket.send(terminalErrorFrame(frame));
       return;
     }
-    if (onFrame !== null) onFrame(frame);
-    else early.push(frame);
+    if (onFrame !== null) {
+      onFrame(frame);
+    } else {
+      early.push(frame);
+      earlyBytes += data.length;
+      // Input waits in the client while the shell starts, so a flood before it runs is not queued here.
+      if (earlyBytes > EARLY_INPUT_MAX_BYTES && !earlyPaused) {
+        earlyPaused = true;
+        socket.pause();
+      }
+    }
     firstFrame?.();
   });
 
@@ -96,11 +110,16 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
   if (size !== undefined) await resize(exec, size.rows, size.cols);
   logger.info({ shell, pid }, "terminal session started");
 
+  // Input waits in the client while the shell does not read it, so a large paste is not queued here.
+  // NOTE: while paused, the session does not see a client that leaves; it ends when the shell reads again.
+  const gate = new DrainGate(socket);
   let ended = false;
   const end = (reason: string): void => {
     if (ended) return;
     ended = true;
     stream.destroy();
+    // Reading again, so that the client's reply to the close frame is seen.
+    gate.release(stream);
     closeSocket(socket, 1000, reason);
     void endProcessSession(pid).then(
       () => logger.info({ pid, reason }, "terminal session ended"),
@@ -125,10 +144,15 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
     end("the terminal stream failed");
   });
   socket.on("close", () => end("the client went away"));
+  // A client that left while the Engine started the shell closed before the listener above existed.
+  if (socket.readyState !== WebSocket.OPEN) {
+    end("the client went away");
+    return;
+  }
 
   onFrame = (frame) => {
     if (frame.type === "input") {
-      if (frame.data !== "") stream.write(frame.data);
+      if (frame.data !== "" && !ended) gate.afterWrite(stream, stream.write(frame.data));
     } else {
       void resize(exec, frame.rows, frame.cols).catch((error: unknown) =>
         logger.debug({ error: String(error) }, "terminal resize failed"),
@@ -136,6 +160,7 @@ export async function runTerminalSession(options: TerminalSessionOptions): Promi
     }
   };
   for (const frame of early.splice(0)) onFrame(frame);
+  if (earlyPaused && !gate.blocked) socket.resume();
   // An empty output frame signals to the client that the shell is ready.
   sender.send(JSON.stringify({ type: "output", data: "" }), false);
 }

@@ -25,6 +25,7 @@ import {
   type FileDeleteResponse,
   type FileEncoding,
   type FileEntry,
+  type FileType,
   type FileListQuery,
   type FileListResponse,
   type FileMkdirRequest,
@@ -317,8 +318,17 @@ export class ContainerFiles {
   async resolve(path: string, field: string, followFinal: boolean): Promise<string> {
     const pending = path.split("/").filter((segment) => segment !== "");
     let real = "/";
+    // The type of `real`, or null when it does not exist.
+    let realType: FileType | null = "directory";
     let hops = 0;
     while (pending.length > 0) {
+      // The Engine returns a bare HTTP 500 for a path through a file, so it is rejected here.
+      if (realType !== null && realType !== "directory") {
+        throw new InvalidInputError(
+          `${field}: ${quotePath(real)} on the way to ${quotePath(path)} is not a directory`,
+          field,
+        );
+      }
       const segment = pending.shift() as string;
       const candidate = joinPath(real, segment);
       if (pending.length === 0 && !followFinal) {
@@ -337,8 +347,10 @@ export class ContainerFiles {
         }
         // The Engine reports the link's target with every link on the way followed.
         real = collapseSegments(stat.linkTarget);
+        realType = pending.length > 0 ? ((await statContainerPath(this.container, real, field))?.type ?? null) : null;
       } else {
         real = candidate;
+        realType = stat.type;
       }
     }
     rejectForbidden(real, field, path);

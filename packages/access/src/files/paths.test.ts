@@ -68,6 +68,29 @@ describe("container path normalisation", () => {
     assert.throws(() => normalizeContainerPath("/root/a\0b", "path"), /NUL/);
   });
 
+  it("rejects names the kernel cannot store", () => {
+    const cases: Array<[string, RegExp]> = [
+      [`/root/${"a".repeat(256)}`, /^path: ".*" has a name of 256 bytes; the limit is 255 bytes per name/],
+      [`/root/${"é".repeat(128)}/x`, /^path: ".*" has a name of 256 bytes; the limit is 255 bytes per name/],
+      [`/root${"/b".repeat(2048)}`, /^path: ".*" is 4101 bytes long; the limit is 4095 bytes/],
+    ];
+    for (const [given, expected] of cases) {
+      assert.throws(
+        () => normalizeContainerPath(given, "path"),
+        (error: unknown) => error instanceof InvalidInputError && error.field === "path" && expected.test(error.detail),
+        given.slice(0, 40),
+      );
+    }
+  });
+
+  it("accepts names at the kernel's limits", () => {
+    const longName = `/root/${"a".repeat(255)}`;
+    assert.equal(normalizeContainerPath(longName, "path"), longName);
+    const longPath = `/${"b/".repeat(2046)}ab`;
+    assert.equal(Buffer.byteLength(longPath), 4095);
+    assert.equal(normalizeContainerPath(longPath, "path"), longPath);
+  });
+
   it("finds forbidden roots exactly", () => {
     assert.equal(forbiddenRootOf("/proc"), "/proc");
     assert.equal(forbiddenRootOf("/sys/x"), "/sys");

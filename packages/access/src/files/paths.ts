@@ -6,6 +6,11 @@
 
 import { InvalidInputError } from "@kohakuriver/api";
 
+/** The longest name in a path, in bytes (Linux NAME_MAX). */
+export const MAX_NAME_BYTES = 255;
+/** The longest path, in bytes (Linux PATH_MAX, 4096, less the terminating NUL). */
+export const MAX_PATH_BYTES = 4095;
+
 /** Directories that the file API never reads, writes or lists, with everything below them. */
 export const FORBIDDEN_ROOTS = ["/proc", "/sys", "/dev"] as const;
 
@@ -24,7 +29,32 @@ export function normalizeContainerPath(path: string, field: string): string {
   }
   const normalized = collapseSegments(path);
   rejectForbidden(normalized, field, path);
+  rejectTooLong(normalized, field);
   return normalized;
+}
+
+/**
+ * Raises InvalidInputError when a name of `path` is longer than NAME_MAX (255 bytes) or the path longer
+ * than PATH_MAX less its NUL (4095 bytes), the limits of Linux and its usual filesystems. The Engine
+ * answers such a path with a bare HTTP 500.
+ */
+function rejectTooLong(path: string, field: string): void {
+  for (const segment of path.split("/")) {
+    const bytes = Buffer.byteLength(segment);
+    if (bytes > MAX_NAME_BYTES) {
+      throw new InvalidInputError(
+        `${field}: ${quotePath(path)} has a name of ${bytes} bytes; the limit is ${MAX_NAME_BYTES} bytes per name, so shorten it`,
+        field,
+      );
+    }
+  }
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_PATH_BYTES) {
+    throw new InvalidInputError(
+      `${field}: ${quotePath(path)} is ${bytes} bytes long; the limit is ${MAX_PATH_BYTES} bytes, so use a shorter path`,
+      field,
+    );
+  }
 }
 
 /** Drops `.` and empty segments of an absolute path and applies `..`, with no other check. */

@@ -20,10 +20,13 @@ import { PassThrough, type Duplex } from "node:stream";
 import WebSocket from "ws";
 
 import { EXEC_NOT_FOUND_CODES, execProcessId, runExec } from "../exec.js";
-import { closeSocket } from "../flow.js";
+import { canReply, closeSocket } from "../flow.js";
 import { ContainerFiles } from "./container-files.js";
 import { statContainerPath } from "./engine-archive.js";
-import { normalizeContainerPath, quotePath } from "./paths.js";
+import { FORBIDDEN_ROOTS, normalizeContainerPath, quotePath } from "./paths.js";
+
+/** Matches a path under FORBIDDEN_ROOTS, as an extended regular expression for inotifywait. */
+const FORBIDDEN_ROOTS_PATTERN = `^(${FORBIDDEN_ROOTS.join("|")})(/|$)`;
 
 /** Time between two polls, in milliseconds. */
 export const WATCH_POLL_INTERVAL_MS = 1000;
@@ -59,6 +62,7 @@ export async function runWatchSession(options: WatchSessionOptions): Promise<voi
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
   };
   socket.on("message", (data: Buffer, isBinary: boolean) => {
+    if (!canReply(socket)) return;
     let value: unknown = null;
     try {
       value = isBinary ? null : JSON.parse(data.toString("utf8"));
@@ -180,6 +184,9 @@ async function startInotifyWatch(
       "create,modify,delete,move",
       "--format",
       "%e|%w%f",
+      // Kernel interfaces are left out when / is watched, as the file API leaves them out.
+      "--exclude",
+      FORBIDDEN_ROOTS_PATTERN,
       "--",
       ...directories,
     ],
@@ -282,7 +289,19 @@ class PollingWatch {
   private async scan(): Promise<Map<string, PolledEntry>> {
     const found = await runExec(
       this.container,
-      ["find", ...this.directories, "-mindepth", "1", "-maxdepth", String(WATCH_POLL_DEPTH), "-print0"],
+      [
+        "find",
+        ...this.directories,
+        "-mindepth",
+        "1",
+        "-maxdepth",
+        String(WATCH_POLL_DEPTH),
+        ...FORBIDDEN_ROOTS.flatMap((root, index) => [...(index === 0 ? ["("] : ["-o"]), "-path", root]),
+        ")",
+        "-prune",
+        "-o",
+        "-print0",
+      ],
       { timeoutMs: EXEC_TIMEOUT_MS },
     );
     if (EXEC_NOT_FOUND_CODES.has(found.exitCode) && found.stdout.length === 0) {
