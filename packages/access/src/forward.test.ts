@@ -14,6 +14,7 @@ import { TunnelFrameType, TunnelProto, decodeTunnelFrame, encodeTunnelFrame, typ
 import { createLogger } from "@kohakuriver/common";
 import WebSocket, { WebSocketServer } from "ws";
 
+import { bufferedAfterFlood } from "./flood.fixture.js";
 import { ForwardClient, ForwardSessionError, waitForForwardReady } from "./forward-client.js";
 import { runForwardSession, type ForwardSessionOptions } from "./forward-session.js";
 
@@ -507,37 +508,20 @@ describe("forward session UDP close", () => {
 
 describe("forward session flood", () => {
   it("bounds replies to a client that never reads", async () => {
-    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
-    await once(server, "listening");
-    const frameCount = 400_000;
-    let received = 0;
-    let serverSocket: WebSocket | null = null;
-    const allReceived = new Promise<void>((resolve) => {
-      server.on("connection", (socket) => {
-        serverSocket = socket;
-        socket.on("message", () => {
-          received += 1;
-          if (received === frameCount) resolve();
-        });
-        runForwardSession({ socket, address: "127.0.0.1", defaultPort: 1, proto: "tcp", logger });
-      });
-    });
-    const socket = await openClient(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
-
     // The client stops reading and sends PING frames and frames too short to decode.
-    (socket as unknown as { _socket: Socket })._socket.pause();
     const ping = Buffer.from(
       encodeTunnelFrame({ type: TunnelFrameType.PING, proto: TunnelProto.TCP, clientId: 0, port: 0 }),
     );
     const invalid = Buffer.from([1]);
-    for (let index = 0; index < frameCount; index += 1) socket.send(index % 2 === 0 ? ping : invalid);
-    await allReceived;
+    const buffered = await bufferedAfterFlood({
+      startSession: (socket) =>
+        runForwardSession({ socket, address: "127.0.0.1", defaultPort: 1, proto: "tcp", logger }),
+      frame: (index) => (index % 2 === 0 ? ping : invalid),
+      frameCount: 400_000,
+      prepare: (client) => waitForForwardReady(client),
+    });
 
-    const buffered = (serverSocket as unknown as WebSocket).bufferedAmount;
     // At most the reply limit (2 MiB) and one more reply.
     assert.ok(buffered <= 2 * 1024 * 1024 + 4096, `${buffered} bytes of replies are buffered`);
-    socket.terminate();
-    for (const client of server.clients) client.terminate();
-    await new Promise((resolve) => server.close(resolve));
   });
 });

@@ -13,6 +13,7 @@ import { createLogger } from "@kohakuriver/common";
 import type Docker from "dockerode";
 import WebSocket, { WebSocketServer } from "ws";
 
+import { bufferedAfterFlood } from "./flood.fixture.js";
 import { runTerminalSession } from "./terminal.js";
 
 const logger = createLogger({ name: "terminal-test", level: "silent" });
@@ -80,41 +81,22 @@ describe("terminal session start", () => {
 describe("terminal session invalid frames", () => {
   it("bounds replies to a client that never reads", async () => {
     const fake = slowContainer();
-    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
-    await once(server, "listening");
-    const frameCount = 100_000;
-    let received = 0;
-    let serverSocket: WebSocket | null = null;
-    const allReceived = new Promise<void>((resolve) => {
-      server.on("connection", (socket) => {
-        serverSocket = socket;
-        socket.on("message", () => {
-          received += 1;
-          if (received === frameCount) resolve();
-        });
+    // The client stops reading and sends one-byte binary frames, each of which the session rejects.
+    const frame = Buffer.from([0]);
+    const buffered = await bufferedAfterFlood({
+      startSession: (socket) => {
         void runTerminalSession({ container: fake.container, socket, logger, label: "task 1", resizeWaitMs: 0 }).catch(
           () => undefined,
         );
-      });
+      },
+      frame: () => frame,
+      frameCount: 100_000,
+      prepare: () => fake.started,
     });
-    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`, {
-      perMessageDeflate: false,
-    });
-    await once(client, "open");
-    await fake.started;
+    fake.release();
 
-    // The client stops reading and sends one-byte binary frames, each of which the session rejects.
-    (client as unknown as { _socket: { pause(): void } })._socket.pause();
-    const frame = Buffer.from([0]);
-    for (let index = 0; index < frameCount; index += 1) client.send(frame);
-    await allReceived;
-
-    const buffered = (serverSocket as unknown as WebSocket).bufferedAmount;
     // At most the reply limit (1 MiB) and one more reply.
     assert.ok(buffered <= 1024 * 1024 + 4096, `${buffered} bytes of replies are buffered`);
-    client.terminate();
-    fake.release();
-    await new Promise((resolve) => server.close(resolve));
   });
 });
 
