@@ -29,7 +29,7 @@ export interface OpenWebSocketOptions {
   /**
    * Masks outgoing frames with the key 0, which leaves their bytes unchanged, so ws neither copies nor
    * transforms them. The random key protects proxies from frames made by scripts in a browser (RFC 6455,
-   * section 10.3); a command-line client moving bulk data has no use for it.
+   * section 10.3). A command-line client moving bulk data does not need that protection.
    */
   zeroMask?: boolean;
 }

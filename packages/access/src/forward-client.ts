@@ -193,8 +193,8 @@ export class ForwardClient {
     });
   }
 
-  // NOTE: a UDP peer keeps its client id until the runner closes it or the session ends; peers are not
-  // expired when idle, so a session with many short-lived peers reaches the runner's connection limit.
+  // NOTE: a UDP peer keeps its client id until the runner closes it or the session ends. Idle peers are
+  // not expired, so a session with many short-lived peers reaches the runner's connection limit.
   private acceptDatagram(udp: UdpSocket, datagram: Buffer, peer: RemoteInfo): void {
     const key = `${peer.address}|${peer.port}`;
     let clientId = this.udpPeers.get(key);

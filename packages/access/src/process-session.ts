@@ -1,9 +1,9 @@
 /**
  * Ends every process of an exec session. A TTY exec starts its program as the leader of a new session, so
  * the program and whatever it started share its session id, including jobs that an interactive shell put
- * in process groups of their own. The Engine reports the program's process id in the host's PID namespace, and
- * the runner (like the host with its environment containers) runs beside its Engine, so the processes are
- * signalled directly: SIGHUP first, the way a closed terminal would, then SIGKILL to what is left.
+ * in process groups of their own. The Engine reports the program's process id in the host's PID namespace.
+ * The runner (like the host with its environment containers) runs beside its Engine, so it signals the
+ * processes directly: SIGHUP first, as a closed terminal would, then SIGKILL to what is left.
  */
 
 import { readdir, readFile } from "node:fs/promises";

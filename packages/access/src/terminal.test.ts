@@ -18,6 +18,16 @@ import { runTerminalSession } from "./terminal.js";
 
 const logger = createLogger({ name: "terminal-test", level: "silent" });
 
+/** The Engine's response to a HEAD request on the archive of /bin/bash: a regular file. */
+const shellStat = {
+  resume: () => undefined,
+  headers: {
+    "x-docker-container-path-stat": Buffer.from(
+      JSON.stringify({ name: "bash", size: 1234, mode: 0o755, mtime: "2026-01-01T00:00:00Z", linkTarget: "" }),
+    ).toString("base64"),
+  },
+};
+
 /** Returns a fake container whose exec starts only when `release` is called, and the exec's TTY stream. */
 function slowContainer(): {
   container: Docker.Container;
@@ -44,7 +54,7 @@ function slowContainer(): {
     resize: async () => undefined,
   };
   const container = {
-    infoArchive: async () => ({ resume: () => undefined }),
+    infoArchive: async () => shellStat,
     exec: async () => exec,
   } as unknown as Docker.Container;
   return { container, stream, started, release: () => release() };
@@ -110,7 +120,7 @@ describe("terminal session input", () => {
       resize: async () => undefined,
     };
     const container = {
-      infoArchive: async () => ({ resume: () => undefined }),
+      infoArchive: async () => shellStat,
       exec: async () => exec,
     } as unknown as Docker.Container;
     const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });

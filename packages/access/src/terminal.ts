@@ -2,8 +2,8 @@
  * One interactive terminal in a running container, for the runner's task containers and
  * the host's environment containers: an Engine exec with a TTY on /bin/bash, else /bin/sh, joined to a
  * WebSocket that speaks the JSON frames of `TerminalClientFrameSchema`. When either side ends, the other
- * is ended too, and every process the session started is signalled, so nothing is left behind in the
- * container.
+ * is ended too, and every process of the exec's session gets SIGHUP, then SIGKILL (see
+ * `endProcessSession`).
  */
 
 import { TerminalClientFrameSchema, terminalErrorFrame, type TerminalClientFrame } from "@kohakuriver/api";
@@ -16,6 +16,7 @@ import WebSocket from "ws";
 import { DrainGate } from "./drain-gate.js";
 import { execProcessId } from "./exec.js";
 import { WebSocketSender, canReply, closeSocket } from "./flow.js";
+import { statContainerPath } from "./files/engine-archive.js";
 import { endProcessSession } from "./process-session.js";
 
 /** How long the session waits for the client's first `resize`, so that the shell starts at the right size. */
@@ -182,13 +183,7 @@ function parseFrame(data: Buffer, isBinary: boolean): TerminalClientFrame | stri
 
 async function findShell(container: Docker.Container): Promise<string | null> {
   for (const shell of TERMINAL_SHELLS) {
-    try {
-      const response = (await container.infoArchive({ path: shell })) as { resume?: () => void };
-      response.resume?.();
-      return shell;
-    } catch (error) {
-      if ((error as { statusCode?: number }).statusCode !== 404) throw error;
-    }
+    if ((await statContainerPath(container, shell, "shell")) !== null) return shell;
   }
   return null;
 }

@@ -484,7 +484,7 @@ function encodeContent(content: Buffer, encoding: FileEncoding, truncated: boole
   }
 }
 
-/** A NUL byte or invalid UTF-8 in the first bytes marks a file as binary. */
+/** Tells whether a file is binary: a NUL byte or invalid UTF-8 in its first bytes. */
 function isBinary(head: Buffer): boolean {
   if (head.includes(0)) return true;
   try {

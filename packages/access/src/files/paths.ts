@@ -6,9 +6,9 @@
 
 import { InvalidInputError } from "@kohakuriver/api";
 
-/** The longest name in a path, in bytes (Linux NAME_MAX). */
+/** Maximum length of one name in a path, in bytes (Linux NAME_MAX). */
 export const MAX_NAME_BYTES = 255;
-/** The longest path, in bytes (Linux PATH_MAX, 4096, less the terminating NUL). */
+/** Maximum length of a path, in bytes (Linux PATH_MAX, 4096, less the terminating NUL). */
 export const MAX_PATH_BYTES = 4095;
 
 /** Directories that the file API never reads, writes or lists, with everything below them. */
@@ -36,7 +36,7 @@ export function normalizeContainerPath(path: string, field: string): string {
 /**
  * Raises InvalidInputError when a name of `path` is longer than NAME_MAX (255 bytes) or the path longer
  * than PATH_MAX less its NUL (4095 bytes), the limits of Linux and its usual filesystems. The Engine
- * answers such a path with a bare HTTP 500.
+ * returns a bare HTTP 500 for such a path.
  */
 function rejectTooLong(path: string, field: string): void {
   for (const segment of path.split("/")) {

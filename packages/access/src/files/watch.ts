@@ -164,8 +164,8 @@ export function inotifyEvent(names: string): { event: FileChangeEvent; isDir: bo
  * Runs `inotifywait -m -r` in the container and forwards each event line (`EVENTS|PATH`). Returns a
  * function that ends it: the exec stream is closed and the process is killed by its host process id,
  * because the runner (and the host, for environment containers) runs beside its Engine.
- * NOTE: a file name with a newline is split into two lines by inotifywait's line format, so its event
- * carries a cut path; polling reports such names whole.
+ * NOTE: inotifywait prints one event per line, so the event of a file name with a newline carries a cut
+ * path. Polling reports such names whole.
  */
 async function startInotifyWatch(
   container: Docker.Container,

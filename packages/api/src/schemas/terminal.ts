@@ -1,7 +1,7 @@
 /**
  * The terminal WebSocket's JSON text frames, shared by the host, the runner and the CLI.
- * Client to server: keystrokes and window sizes. Server to client: output text and errors. The first
- * `output` frame, empty, says the shell is ready.
+ * Client to server: keystrokes and window sizes. Server to client: output text and errors. An empty
+ * first `output` frame means the shell is ready.
  */
 
 import { z } from "zod";

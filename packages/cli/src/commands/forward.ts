@@ -107,7 +107,7 @@ function parseProtocol(text: string): ForwardProtocol {
 async function openSession(url: string, token: string | undefined): Promise<WebSocket> {
   let created: WebSocket | undefined;
   try {
-    // openWebSocket holds messages until the listener below is attached, so "CONNECTED" is not missed.
+    // openWebSocket delays messages until the listener below is attached, so "CONNECTED" is not missed.
     created = await openWebSocket(url, { token, zeroMask: true });
     await waitForForwardReady(created);
     return created;

@@ -1,8 +1,8 @@
 /**
  * The host's half of every WebSocket that reaches into a task: it checks that the task is running, opens
  * the matching WebSocket on the task's runner with the cluster token, and joins the two. Messages are not
- * parsed on the way; each protocol's failure before the join is reported in that protocol's own error
- * message, then the client's socket is closed (1008 for a refusal, 1011 for a failure).
+ * parsed on the way. A failure before the join is sent in the protocol's own error message, and then the
+ * client's socket is closed (1008 when the request is rejected, 1011 when something failed).
  */
 
 import { KohakuRiverError } from "@kohakuriver/api";

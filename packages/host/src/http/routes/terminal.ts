@@ -1,6 +1,6 @@
 /**
- * Terminal WebSockets. For a task or VPS the host relays the JSON frames to the runner of
- * its node; for an environment container it runs the terminal itself on its own Engine.
+ * Terminal WebSockets. For a task or VPS the host relays the JSON frames to the runner of its node. For an
+ * environment container it runs the terminal itself on its own Engine.
  */
 
 import { closeSocket, runTerminalSession } from "@kohakuriver/access";
