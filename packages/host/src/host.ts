@@ -170,6 +170,7 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       logger: rootLogger.child({ component: "environments" }),
     });
 
+    const targets = new TaskTargets({ store, ledger });
     const { app, routes } = await buildHostServer({
       tasks,
       vps,
@@ -184,8 +185,9 @@ export async function startHost(options: StartHostOptions): Promise<HostHandle> 
       environments,
       runners,
       hostDocker,
+      targets,
       relay: new RunnerRelay({
-        targets: new TaskTargets({ store, ledger }),
+        targets,
         clusterToken,
         logger: rootLogger.child({ component: "sessions" }),
       }),

@@ -10,24 +10,22 @@ import type Docker from "dockerode";
 import type { FastifyPluginAsync } from "fastify";
 
 import type { RunnerClient } from "../../dispatch/runner-client.js";
-import type { ResourceLedger } from "../../scheduler/ledger.js";
 import { resolveRunningEnvironmentContainer } from "../../sessions/environment-containers.js";
 import type { RunnerRelay } from "../../sessions/runner-relay.js";
 import { RunnerFiles } from "../../sessions/runner-files.js";
-import { TaskTargets } from "../../sessions/task-target.js";
-import type { Store } from "../../store/types.js";
+import type { TaskTargets } from "../../sessions/task-target.js";
 
 export interface FileRoutesOptions {
   relay: RunnerRelay;
   runners: RunnerClient;
-  store: Store;
-  ledger: ResourceLedger;
+  /** Finds where a running task lives. */
+  targets: TaskTargets;
   /** The host's own Engine, where environment containers run. */
   hostDocker: Docker;
 }
 
 export const fileRoutes: FastifyPluginAsync<FileRoutesOptions> = async (app, options) => {
-  const targets = new TaskTargets({ store: options.store, ledger: options.ledger });
+  const { targets } = options;
 
   registerFileRoutes(app, {
     prefix: "/api/fs/:task_id",
