@@ -97,6 +97,24 @@ export function createClient(command: Command, runtime: CliRuntime): HostClient 
   return new HostClient({ baseUrl: settings.url, token: resolveToken(runtime.io.env, settings.url) });
 }
 
+/**
+ * Builds the WebSocket URL of a host path from the global options, and records the host URL for error
+ * messages. Returns the host's HTTP URL and the API token for it too, as createClient would use them.
+ */
+export function hostSocketUrl(
+  command: Command,
+  runtime: CliRuntime,
+  path: string,
+): { url: string; hostUrl: string; token: string | undefined } {
+  const settings = resolveHostSettings(command.optsWithGlobals<GlobalOptions>(), runtime.io.env);
+  runtime.hostUrl = settings.url;
+  return {
+    url: `${settings.url.replace(/^http/, "ws")}${path}`,
+    hostUrl: settings.url,
+    token: resolveToken(runtime.io.env, settings.url),
+  };
+}
+
 /** Returns the API token to send to `url`, or undefined when there is none. */
 export function resolveToken(env: Record<string, string | undefined>, url: string): string | undefined {
   const fromEnv = nonEmpty(env.KOHAKURIVER_TOKEN);

@@ -5,23 +5,9 @@
 
 import type { Command } from "commander";
 
-import { resolveHostSettings, resolveToken, type CliRuntime, type GlobalOptions } from "../context.js";
+import { hostSocketUrl, type CliRuntime } from "../context.js";
 import { checkTaskId } from "../options.js";
 import { runTerminalClient } from "../terminal-client.js";
-
-/** Builds the WebSocket URL of a host path from the CLI's host settings. */
-export function hostSocketUrl(
-  command: Command,
-  runtime: CliRuntime,
-  path: string,
-): { url: string; token: string | undefined } {
-  const settings = resolveHostSettings(command.optsWithGlobals<GlobalOptions>(), runtime.io.env);
-  runtime.hostUrl = settings.url;
-  return {
-    url: `${settings.url.replace(/^http/, "ws")}${path}`,
-    token: resolveToken(runtime.io.env, settings.url),
-  };
-}
 
 export function registerConnect(program: Command, runtime: CliRuntime): void {
   program

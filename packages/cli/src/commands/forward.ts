@@ -15,7 +15,7 @@ import { HostClient, type ForwardProtocol } from "@kohakuriver/api";
 import type { Command } from "commander";
 import type WebSocket from "ws";
 
-import { parsePort, resolveHostSettings, resolveToken, type CliRuntime, type GlobalOptions } from "../context.js";
+import { hostSocketUrl, parsePort, type CliRuntime } from "../context.js";
 import { CliError, UsageError } from "../errors.js";
 import { runUntilInterrupted, whenAborted } from "../interrupt.js";
 import { checkTaskId } from "../options.js";
@@ -47,10 +47,9 @@ export function registerForward(program: Command, runtime: CliRuntime): void {
       const proto = parseProtocol(options.proto);
       runtime.portInUseHint = "choose another local port with --local-port";
 
-      const settings = resolveHostSettings(command.optsWithGlobals<GlobalOptions>(), runtime.io.env);
-      runtime.hostUrl = settings.url;
-      const token = options.token ?? resolveToken(runtime.io.env, settings.url);
-      const client = new HostClient({ baseUrl: settings.url, token });
+      const target = hostSocketUrl(command, runtime, `/ws/forward/${taskId}/${remotePort}?proto=${proto}`);
+      const token = options.token ?? target.token;
+      const client = new HostClient({ baseUrl: target.hostUrl, token });
       const task = await client.getTask(taskId);
       if (task.status !== "running") {
         throw new CliError(
@@ -59,10 +58,7 @@ export function registerForward(program: Command, runtime: CliRuntime): void {
         );
       }
 
-      const socket = await openSession(
-        `${settings.url.replace(/^http/, "ws")}/ws/forward/${taskId}/${remotePort}?proto=${proto}`,
-        token,
-      );
+      const socket = await openSession(target.url, token);
       const forward = new ForwardClient({
         socket,
         remotePort,

@@ -2,9 +2,8 @@
 
 import type { Command } from "commander";
 
-import { createClient, type CliRuntime } from "../../context.js";
+import { createClient, hostSocketUrl, type CliRuntime } from "../../context.js";
 import { runTerminalClient } from "../../terminal-client.js";
-import { hostSocketUrl } from "../connect.js";
 import { withElapsedProgress } from "./progress.js";
 
 export function registerContainerCommands(docker: Command, runtime: CliRuntime): void {
